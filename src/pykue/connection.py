@@ -1,0 +1,196 @@
+"""Redis clients for pykue: which server to use, how to connect, and whether it is fit.
+
+``resolve_url`` picks the server (see ``config``), ``create_client`` and
+``create_sync_client`` build clients that retry with backoff through short
+outages, and ``check_server`` refuses servers older than 6.2 and warns when
+the eviction policy could drop queue keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import redis
+import redis.asyncio
+import redis.asyncio.retry
+import redis.retry
+from redis.backoff import ExponentialBackoff, NoBackoff
+
+from .config import Settings, check_url, redact_url
+from .errors import ConnectionFailed
+
+logger = logging.getLogger("pykue")
+
+MIN_VERSION = (6, 2)
+PROBE_TIMEOUT = 0.5
+CONNECT_TIMEOUT = 5.0
+# Commands that block server-side (BZPOPMIN, XREAD BLOCK) must block for less than this.
+SOCKET_TIMEOUT = 30.0
+HEALTH_CHECK_INTERVAL = 15
+RETRIES = 6
+BACKOFF_CAP = 1.0
+BACKOFF_BASE = 0.05
+RETRY_ON = (redis.ConnectionError, redis.TimeoutError)
+
+NO_SERVER_HELP = (
+    "no Redis server found: nothing answers on {probe} and the embedded server is "
+    "disabled (PYKUE_EMBEDDED=0). Point pykue at a server with REDIS_URL=redis://host:port "
+    "(or rediss:// for TLS, unix:///path/to/redis.sock), or set REDIS_HOST / REDIS_PORT / "
+    "REDIS_PASSWORD, or unset PYKUE_EMBEDDED to let pykue start its embedded server."
+)
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What ``check_server`` learned about a server."""
+
+    version: tuple[int, ...]
+    maxmemory_policy: str
+
+
+async def resolve_url(settings: Settings) -> str:
+    """The URL of the Redis server pykue should use, starting the embedded one if needed."""
+    if settings.url is not None:
+        return settings.url
+    if await _answers(settings.probe_url):
+        return settings.probe_url
+    if not settings.embedded:
+        raise ConnectionFailed(NO_SERVER_HELP.format(probe=redact_url(settings.probe_url)))
+    # Imported on first use: keeps `python -m pykue.embedded` from finding itself
+    # already imported by the package (runpy warns about that).
+    from .embedded import ensure_embedded
+
+    return await asyncio.to_thread(ensure_embedded, settings.data_dir)
+
+
+def create_client(url: str) -> redis.asyncio.Redis:
+    """An asyncio client for ``url`` that retries through short outages."""
+    retry = redis.asyncio.retry.Retry(ExponentialBackoff(BACKOFF_CAP, BACKOFF_BASE), RETRIES)
+    try:
+        return redis.asyncio.Redis.from_url(url, retry=retry, **_options(url))
+    except ValueError as exc:
+        raise _bad_url(url, exc) from None
+
+
+def create_sync_client(url: str) -> redis.Redis:
+    """A synchronous client for ``url`` that retries through short outages."""
+    retry = redis.retry.Retry(ExponentialBackoff(BACKOFF_CAP, BACKOFF_BASE), RETRIES)
+    try:
+        return redis.Redis.from_url(url, retry=retry, **_options(url))
+    except ValueError as exc:
+        raise _bad_url(url, exc) from None
+
+
+async def check_server(client: redis.asyncio.Redis) -> ServerInfo:
+    """Refuse a server older than 6.2; warn once if its maxmemory-policy may evict keys."""
+    info = await client.info("server")
+    version = parse_version(str(info.get("redis_version", "")))
+    if version < MIN_VERSION:
+        shown = ".".join(map(str, version)) or "unknown"
+        raise ConnectionFailed(f"pykue needs Redis 6.2 or newer; the server runs {shown}")
+    policy = await _maxmemory_policy(client)
+    if policy not in ("noeviction", "unknown"):
+        logger.warning(
+            "pykue: Redis maxmemory-policy is %r: evicting queue keys loses jobs; "
+            "set maxmemory-policy noeviction",
+            policy,
+        )
+    return ServerInfo(version=version, maxmemory_policy=policy)
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """``"7.2.4"`` → ``(7, 2, 4)``; stops at the first part that is not a number."""
+    parts: list[int] = []
+    for part in text.split("."):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
+
+
+async def _answers(url: str) -> bool:
+    """True if a server at ``url`` answers PING within PROBE_TIMEOUT."""
+    client = redis.asyncio.Redis.from_url(
+        url,
+        socket_connect_timeout=PROBE_TIMEOUT,
+        socket_timeout=PROBE_TIMEOUT,
+        retry=redis.asyncio.retry.Retry(NoBackoff(), 0),
+    )
+    try:
+        return bool(await asyncio.wait_for(client.ping(), PROBE_TIMEOUT * 2))
+    except redis.AuthenticationError:
+        # Someone's server is there but wants a password: say so rather than
+        # silently falling through to the embedded server.
+        logger.warning(
+            "pykue: the Redis on %s requires a password; set REDIS_URL or REDIS_PASSWORD to use it",
+            redact_url(url),
+        )
+        return False
+    except (redis.RedisError, OSError, asyncio.TimeoutError):
+        return False
+    finally:
+        await client.aclose()
+
+
+async def _maxmemory_policy(client: redis.asyncio.Redis) -> str:
+    # Managed services (ElastiCache, Memorystore...) often disable CONFIG; INFO
+    # memory carries the same value on Redis 4+.
+    try:
+        config = await client.config_get("maxmemory-policy")
+        for key, value in config.items():
+            if _text(key) == "maxmemory-policy":
+                return _text(value)
+    except redis.ResponseError:
+        pass
+    try:
+        memory = await client.info("memory")
+    except redis.ResponseError:
+        return "unknown"
+    return _text(memory.get("maxmemory_policy", "unknown"))
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _options(url: str) -> dict[str, Any]:
+    check_url(url, "Redis URL")
+    options: dict[str, Any] = {
+        "decode_responses": False,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "socket_timeout": SOCKET_TIMEOUT,
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+        # redis-py 5 retries only errors listed here, whatever the Retry object says.
+        "retry_on_error": list(RETRY_ON),
+    }
+    # Unix socket connections reject keepalive options.
+    if not url.startswith("unix:"):
+        options["socket_keepalive"] = True
+        options["socket_keepalive_options"] = _keepalive_options()
+    return options
+
+
+def _keepalive_options() -> dict[int, int]:
+    # Detect a silently dead peer (a failed-over host, a dropped NAT entry) in
+    # about 30 s instead of the kernel's default two hours.
+    if sys.platform.startswith("linux"):
+        return {socket.TCP_KEEPIDLE: 15, socket.TCP_KEEPINTVL: 5, socket.TCP_KEEPCNT: 3}
+    return {}
+
+
+def _bad_url(url: str, exc: ValueError) -> ConnectionFailed:
+    reason = str(exc)
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    # redis-py's messages may quote parts of the URL; never echo a password.
+    for secret in {password, unquote(password)} if password else ():
+        reason = reason.replace(secret, "***")
+    return ConnectionFailed(f"invalid Redis URL {redact_url(url)!r}: {reason}")

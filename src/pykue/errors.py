@@ -1,0 +1,80 @@
+"""pykue's exceptions: one tree, and the one table that maps Lua return codes to it.
+
+::
+
+    PykueError                    base of everything pykue raises
+    ├── ConnectionFailed          no Redis could be reached (message says how to configure one)
+    ├── InvalidJob                (also ValueError) job data or options are not acceptable
+    │   └── InvalidName           a queue, type or unique name breaks the naming rule
+    ├── JobNotFound               (also KeyError) no job with that id
+    ├── InvalidState              the job is not in a state that allows the operation
+    ├── LeaseLost                 a worker acted on a job it no longer owns (fencing token)
+    ├── JobFailed                 job.wait() on a job that failed; .error holds its message
+    └── JobTimeout                (also TimeoutError) job.wait() ran out of time
+"""
+
+from __future__ import annotations
+
+
+class PykueError(Exception):
+    """Base class of every exception pykue raises."""
+
+
+class ConnectionFailed(PykueError):
+    """Raised when no Redis server can be reached or started."""
+
+
+class InvalidJob(PykueError, ValueError):
+    """Raised when job data or options are invalid; nothing was written."""
+
+
+class InvalidName(InvalidJob):
+    """Raised when a prefix, type or unique key is not 1-128 of ``[A-Za-z0-9_.:-]``."""
+
+
+class JobNotFound(PykueError, KeyError):
+    """Raised when no job has the given id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "job not found"
+
+
+class InvalidState(PykueError):
+    """Raised when a job's state does not allow the operation (e.g. retrying an active job)."""
+
+
+class LeaseLost(PykueError):
+    """Raised when a worker acts on a job whose lease it lost (stalled, removed or re-run)."""
+
+
+class JobFailed(PykueError):
+    """Raised by ``job.wait()`` when the job failed for good."""
+
+    def __init__(self, job_id: int | None, error: str) -> None:
+        super().__init__(f"job {job_id} failed: {error}")
+        self.job_id = job_id
+        self.error = error
+
+
+class JobTimeout(PykueError, TimeoutError):
+    """Raised by ``job.wait()`` when the timeout passes before the job finishes."""
+
+
+# Negative integers returned by the Lua scripts. Scripts return {code, ...}.
+ERR_NOT_FOUND = -1
+ERR_LEASE_LOST = -2
+ERR_STATE = -3
+
+
+def raise_for_code(code: int, job_id: int | None, detail: str = "") -> None:
+    """Raise the exception a script's negative return code stands for; do nothing if >= 0."""
+    if code >= 0:
+        return
+    where = f"job {job_id}"
+    if code == ERR_NOT_FOUND:
+        raise JobNotFound(f"{where} not found")
+    if code == ERR_LEASE_LOST:
+        raise LeaseLost(f"{where}: lease lost, another worker owns it or it left 'active'")
+    if code == ERR_STATE:
+        raise InvalidState(f"{where} is {detail or 'in another state'}")
+    raise PykueError(f"{where}: unexpected script result {code}")

@@ -1,0 +1,238 @@
+"""Reading the queue's event stream on a connection of its own, and delivering events.
+
+One reader per Queue, started the first time something listens. Every job saved
+by this process carries ``cursor``, the stream id just before its ``enqueue``
+event, so listeners added after ``save()`` still see every event of the job: if
+the reader has already read past that point, the missed part is replayed from
+the stream before newer events for that job are delivered. After a lost
+connection the reader resumes from the last id it read, so nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .errors import JobFailed, JobNotFound
+from .job import Callback, Job, loads
+
+if TYPE_CHECKING:
+    from .keys import Keys
+
+log = logging.getLogger("pykue")
+
+QUEUE_EVENTS = (
+    "job enqueue", "job start", "job progress", "job complete", "job failed attempt",
+    "job failed", "job remove", "job promotion", "job stalled", "job retry", "job released",
+    "pause", "resume",
+)  # fmt: skip
+TERMINAL = ("complete", "failed", "remove")
+BLOCK_MS = 2000
+
+
+def stream_id(raw: str | bytes) -> tuple[int, int]:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def id_before(raw: str) -> str:
+    """The stream id just before ``raw``, so that reading after it includes ``raw``."""
+    ms, seq = stream_id(raw)
+    if seq > 0:
+        return f"{ms}-{seq - 1}"
+    return f"{ms - 1}-18446744073709551615" if ms > 0 else "0-0"
+
+
+def event_args(name: str, fields: Mapping[bytes, bytes]) -> tuple[Any, ...]:
+    """The arguments a job listener receives for event ``name``."""
+    if name == "progress":
+        return int(fields[b"progress"]), loads(fields.get(b"data"))
+    if name == "complete":
+        return (loads(fields.get(b"result")),)
+    if name == "failed attempt":
+        return fields[b"error"].decode(), int(fields[b"attempts_made"])
+    if name == "failed":
+        return (fields[b"error"].decode(),)
+    return ()
+
+
+async def call_listener(callback: Callback, *args: Any) -> None:
+    """Run a plain or async callback; a failing callback is logged, never fatal."""
+    try:
+        result = callback(*args)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        log.exception("pykue: event listener %r raised", callback)
+
+
+@dataclass(eq=False)
+class Watch:
+    """Something waiting for one job's events: a Job's listeners or a wait() future."""
+
+    job_id: int
+    job: Job | None = None
+    future: asyncio.Future[Any] | None = None
+    replayed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def deliver(self, name: str, args: tuple[Any, ...]) -> None:
+        if self.job is not None:
+            for callback in list(self.job.listeners.get(name, ())):
+                await call_listener(callback, *args)
+        fut = self.future
+        if fut is not None and not fut.done():
+            if name == "complete":
+                fut.set_result(args[0])
+            elif name == "failed":
+                fut.set_exception(JobFailed(self.job_id, args[0]))
+            elif name == "remove":
+                fut.set_exception(JobNotFound(f"job {self.job_id} was removed"))
+
+
+class EventReader:
+    """Reads ``P:events`` with XREAD BLOCK and fans events out in-process."""
+
+    def __init__(
+        self,
+        client_factory: Callable[[], Redis],
+        keys: Keys,
+        queue_listeners: dict[str, list[Callback]],
+    ) -> None:
+        self._client_factory = client_factory
+        self._stream = keys.events
+        self._client: Redis | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._position: str | None = None  # last id read (or to read after)
+        self._fetching = False  # True once an XREAD from _position may be in flight
+        self._watches: dict[int, list[Watch]] = {}
+        self._queue_listeners = queue_listeners  # owned by the Queue, shared with test mode
+        self._replays: set[asyncio.Task[None]] = set()
+
+    # -- registration -------------------------------------------------------
+
+    def watch(self, watch: Watch, cursor: str | None) -> None:
+        """Deliver events of ``watch.job_id`` that come after ``cursor`` (None: from now)."""
+        self._watches.setdefault(watch.job_id, []).append(watch)
+        if cursor is None:
+            watch.replayed.set()
+        elif not self._fetching:
+            if self._position is None or stream_id(cursor) < stream_id(self._position):
+                self._position = cursor
+            watch.replayed.set()
+        elif stream_id(cursor) < stream_id(self._position or "0-0"):
+            task = asyncio.get_running_loop().create_task(
+                self._replay(watch, cursor, self._position or "0-0")
+            )
+            self._replays.add(task)
+            task.add_done_callback(self._replays.discard)
+        else:
+            watch.replayed.set()
+        self.start()
+
+    def is_watching(self, job: Job) -> bool:
+        return any(w.job is job for w in self._watches.get(job.job_id, ()))
+
+    def unwatch(self, watch: Watch) -> None:
+        watches = self._watches.get(watch.job_id, [])
+        if watch in watches:
+            watches.remove(watch)
+        if not watches:
+            self._watches.pop(watch.job_id, None)
+
+    async def ready(self) -> None:
+        """Return once the reader knows its position: later events will all be seen."""
+        self.start()
+        await self._ready.wait()
+
+    # -- the reading loop ---------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="pykue-events")
+
+    async def _run(self) -> None:
+        delay = 0.05
+        while True:
+            try:
+                if self._client is None:
+                    self._client = self._client_factory()
+                if self._position is None:
+                    newest: Any = await self._client.xrevrange(self._stream, count=1)
+                    self._position = newest[0][0].decode() if newest else "0-0"
+                self._fetching = True
+                self._ready.set()
+                reply: Any = await self._client.xread(
+                    {self._stream: self._position}, count=1000, block=BLOCK_MS
+                )
+                delay = 0.05
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("pykue: event stream read failed (%s); retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            for _stream, entries in reply or ():
+                for raw_id, fields in entries:
+                    self._position = raw_id.decode()
+                    await self._dispatch(fields)
+
+    async def _dispatch(self, fields: Mapping[bytes, bytes]) -> None:
+        name = fields[b"event"].decode()
+        raw_id = fields.get(b"id")
+        if raw_id is None:
+            for callback in list(self._queue_listeners.get(name, ())):
+                await call_listener(callback, fields[b"type"].decode())
+            return
+        job_id = int(raw_id)
+        args = event_args(name, fields)
+        qargs = args if args else (fields[b"type"].decode(),)
+        for callback in list(self._queue_listeners.get("job " + name, ())):
+            await call_listener(callback, job_id, *qargs)
+        for watch in list(self._watches.get(job_id, ())):
+            await watch.replayed.wait()
+            await watch.deliver(name, args)
+            if name in TERMINAL:
+                self.unwatch(watch)
+
+    async def _replay(self, watch: Watch, after: str, upto: str) -> None:
+        """Deliver this watch's events in (after, upto], which the reader read before it came."""
+        delay = 0.05
+        while True:
+            try:
+                assert self._client is not None
+                entries: Any = await self._client.xrange(self._stream, min="(" + after, max=upto)
+                break
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        try:
+            for _raw_id, fields in entries:
+                raw_job = fields.get(b"id")
+                if raw_job is not None and int(raw_job) == watch.job_id:
+                    name = fields[b"event"].decode()
+                    await watch.deliver(name, event_args(name, fields))
+                    if name in TERMINAL:
+                        self.unwatch(watch)
+        finally:
+            watch.replayed.set()
+
+    async def close(self) -> None:
+        for task in (self._task, *self._replays):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,0 +1,362 @@
+"""The Job: its fields, states, priorities, option checks and Redis-hash codec.
+
+No I/O happens here: a Job forwards save/remove/retry/wait/progress to the
+Queue that created it, which owns the connection.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .errors import InvalidJob
+from .keys import check_name
+
+if TYPE_CHECKING:
+    from .queue import Queue
+
+Callback = Callable[..., Any | Awaitable[Any]]
+RemovePolicy = bool | int | timedelta
+
+PRIORITIES: dict[str, int] = {"low": 10, "normal": 0, "medium": -5, "high": -10, "critical": -15}
+PRIORITY_LIMIT = 1 << 20  # keeps priority * 2**32 + id exact in a double (the inactive score)
+JOB_EVENTS = ("enqueue", "start", "progress", "complete", "failed attempt", "failed", "remove")
+
+
+class JobState(str, Enum):
+    """Kue's state names. A job is in exactly one state index at a time."""
+
+    DELAYED = "delayed"
+    INACTIVE = "inactive"
+    ACTIVE = "active"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def parse_state(value: object) -> JobState:
+    try:
+        return JobState(value)
+    except ValueError:
+        names = ", ".join(s.value for s in JobState)
+        raise InvalidJob(f"unknown state {value!r}; use one of {names}") from None
+
+
+def parse_priority(value: object) -> int:
+    """Kue's priority names or an int in ±2**20; lower runs first."""
+    if isinstance(value, str):
+        if value in PRIORITIES:
+            return PRIORITIES[value]
+        raise InvalidJob(f"unknown priority {value!r}; use {', '.join(PRIORITIES)} or an int")
+    if isinstance(value, int) and not isinstance(value, bool):
+        if -PRIORITY_LIMIT < value < PRIORITY_LIMIT:
+            return value
+        raise InvalidJob(f"priority {value} is out of range (±{PRIORITY_LIMIT})")
+    raise InvalidJob(f"priority must be a name or an int, got {type(value).__name__}")
+
+
+def _seconds(name: str, value: object, *, allow_zero: bool) -> float:
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidJob(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise InvalidJob(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    if value > 10 * 365 * 86400:
+        raise InvalidJob(f"{name} of {value} s is more than ten years")
+    return float(value)
+
+
+def parse_backoff(value: object) -> dict[str, Any] | None:
+    """None, True (fixed, the job's delay) or ``{"type": fixed|exponential, "delay": s}``."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {"type": "fixed", "delay": 0.0}
+    if not isinstance(value, Mapping):
+        raise InvalidJob("backoff must be a dict like {'type': 'exponential', 'delay': 1.0}")
+    unknown = set(value) - {"type", "delay"}
+    if unknown:
+        raise InvalidJob(f"backoff has unknown keys {sorted(unknown)}")
+    kind = value.get("type", "fixed")
+    if kind not in ("fixed", "exponential"):
+        raise InvalidJob(f"backoff type must be 'fixed' or 'exponential', got {kind!r}")
+    return {
+        "type": kind,
+        "delay": _seconds("backoff delay", value.get("delay", 0), allow_zero=True),
+    }
+
+
+def backoff_delay(backoff: Mapping[str, Any] | None, attempt: int) -> float:
+    """Seconds to wait before retrying after failed attempt number ``attempt`` (1-based)."""
+    if not backoff:
+        return 0.0
+    delay = float(backoff.get("delay", 0.0))
+    if backoff.get("type") == "exponential":
+        return float(delay * 2 ** min(attempt - 1, 40))
+    return delay
+
+
+def encode_remove_policy(value: object) -> str:
+    """The form complete.lua reads: '' keep, 'all', 'count:N' or 'age:MS'."""
+    if value is False or value is None:
+        return ""
+    if value is True:
+        return "all"
+    if isinstance(value, int):
+        if value < 0:
+            raise InvalidJob(f"remove_on_complete count must be >= 0, got {value}")
+        return f"count:{value}"
+    if isinstance(value, timedelta):
+        return f"age:{int(_seconds('remove_on_complete age', value, allow_zero=False) * 1000)}"
+    raise InvalidJob("remove_on_complete must be True, a count to keep, or a timedelta max age")
+
+
+def decode_remove_policy(text: str) -> RemovePolicy:
+    if text == "all":
+        return True
+    if text.startswith("count:"):
+        return int(text[6:])
+    if text.startswith("age:"):
+        return timedelta(milliseconds=int(text[4:]))
+    return False
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(v) for v in value)
+    return False
+
+
+def dumps(value: Any, what: str = "job data") -> bytes:
+    """JSON-encode ``value`` or raise InvalidJob. NaN/Infinity are refused, not turned to null."""
+    try:
+        encoded = orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise InvalidJob(f"{what} is not JSON-serialisable: {exc}") from None
+    # orjson writes NaN and Infinity as null; only then is the walk needed.
+    if b"null" in encoded and _has_non_finite(value):
+        raise InvalidJob(f"{what} contains NaN or Infinity, which JSON cannot carry")
+    return encoded
+
+
+def loads(raw: bytes | str | None) -> Any:
+    return None if raw is None or raw == b"" or raw == "" else orjson.loads(raw)
+
+
+def _text(raw: bytes | None, default: str = "") -> str:
+    return default if raw is None else raw.decode()
+
+
+def _int(raw: bytes | None, default: int = 0) -> int:
+    return default if raw is None or raw == b"" else int(raw)
+
+
+def _opt_int(raw: bytes | None) -> int | None:
+    return None if raw is None or raw == b"" else int(raw)
+
+
+class Job:
+    """One unit of work. Create it with ``queue.create(type, data, ...)`` and ``await job.save()``.
+
+    Timestamps (``created_at`` ...) are milliseconds of the Redis server's clock.
+    """
+
+    def __init__(
+        self,
+        queue: Queue,
+        job_type: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        priority: int | str = "normal",
+        attempts: int = 1,
+        backoff: Mapping[str, Any] | bool | None = None,
+        delay: float | timedelta = 0.0,
+        ttl: float | timedelta | None = None,
+        remove_on_complete: RemovePolicy = False,
+        unique: str | None = None,
+    ) -> None:
+        self.queue = queue
+        self.type = check_name("job type", job_type)
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise InvalidJob(f"job data must be a JSON object (dict), got {type(data).__name__}")
+        self.data: dict[str, Any] = dict(data)
+        self.priority = parse_priority(priority)
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise InvalidJob(f"attempts must be an int >= 1, got {attempts!r}")
+        if attempts > 10_000:
+            raise InvalidJob(f"attempts of {attempts} is more than 10000")
+        self.attempts = attempts
+        self.backoff = parse_backoff(backoff)
+        self.delay = _seconds("delay", delay, allow_zero=True)
+        self.ttl = None if ttl is None else _seconds("ttl", ttl, allow_zero=False)
+        encode_remove_policy(remove_on_complete)
+        self.remove_on_complete: RemovePolicy = remove_on_complete
+        self.unique = None if unique is None else check_name("unique key", unique)
+
+        self.id: int | None = None
+        self.state: JobState | None = None
+        self.attempts_made = 0
+        self.stalls = 0
+        self.percent = 0
+        self.progress_data: Any = None
+        self.result: Any = None
+        self.error: str | None = None
+        self.worker: str | None = None
+        self.created_at: int | None = None
+        self.updated_at: int | None = None
+        self.started_at: int | None = None
+        self.completed_at: int | None = None
+        self.failed_at: int | None = None
+        self.run_at: int | None = None
+        self.token = 0  # fencing token of the current claim; only a worker uses it
+        self.cursor: str | None = None  # event-stream id from which this job's events are read
+        self.listeners: dict[str, list[Callback]] = {}
+
+    # -- codec -------------------------------------------------------------
+
+    def options_fields(self) -> dict[str, bytes | str | int | float]:
+        """The option fields enqueue.lua stores beside type and data."""
+        return {
+            "priority": self.priority,
+            "attempts": self.attempts,
+            "backoff": dumps(self.backoff, "backoff") if self.backoff else b"",
+            "ttl": int(self.ttl * 1000) if self.ttl else 0,
+            "remove": encode_remove_policy(self.remove_on_complete),
+            "unique": self.unique or "",
+        }
+
+    @classmethod
+    def from_hash(cls, queue: Queue, job_id: int, h: Mapping[bytes, bytes]) -> Job:
+        job = cls.__new__(cls)
+        job.queue = queue
+        job.id = job_id
+        job.type = _text(h.get(b"type"))
+        job.data = loads(h.get(b"data")) or {}
+        job.priority = _int(h.get(b"priority"))
+        job.attempts = _int(h.get(b"attempts"), 1)
+        job.backoff = loads(h.get(b"backoff"))
+        job.delay = 0.0
+        ttl = _int(h.get(b"ttl"))
+        job.ttl = ttl / 1000 if ttl else None
+        job.remove_on_complete = decode_remove_policy(_text(h.get(b"remove")))
+        job.unique = _text(h.get(b"unique")) or None
+        state = h.get(b"state")
+        job.state = JobState(state.decode()) if state else None
+        job.attempts_made = _int(h.get(b"attempts_made"))
+        job.stalls = _int(h.get(b"stalls"))
+        job.percent = _int(h.get(b"progress"))
+        job.progress_data = loads(h.get(b"progress_data"))
+        job.result = loads(h.get(b"result"))
+        job.error = _text(h.get(b"error")) or None
+        job.worker = _text(h.get(b"worker")) or None
+        job.created_at = _opt_int(h.get(b"created_at"))
+        job.updated_at = _opt_int(h.get(b"updated_at"))
+        job.started_at = _opt_int(h.get(b"started_at"))
+        job.completed_at = _opt_int(h.get(b"completed_at"))
+        job.failed_at = _opt_int(h.get(b"failed_at"))
+        job.run_at = _opt_int(h.get(b"run_at"))
+        job.token = _int(h.get(b"token"))
+        job.cursor = None
+        job.listeners = {}
+        return job
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view of the job (what the dashboard and CLI show)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "data": self.data,
+            "state": str(self.state) if self.state else None,
+            "priority": self.priority,
+            "attempts": {"made": self.attempts_made, "max": self.attempts},
+            "stalls": self.stalls,
+            "backoff": self.backoff,
+            "ttl": self.ttl,
+            "progress": self.percent,
+            "progress_data": self.progress_data,
+            "result": self.result,
+            "error": self.error,
+            "worker": self.worker,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "started_at": self.started_at,
+            "completed_at": self.completed_at,
+            "failed_at": self.failed_at,
+            "run_at": self.run_at,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Job id={self.id} type={self.type!r} state={self.state}>"
+
+    # -- events --------------------------------------------------------------
+
+    def on(self, event: str, callback: Callback) -> Job:
+        """Call ``callback`` on this job's events (plain or async callbacks).
+
+        Events and arguments: ``enqueue``/``start``/``remove`` (), ``progress`` (percent, data),
+        ``complete`` (result), ``failed attempt`` (error, attempts_made), ``failed`` (error).
+        Events are delivered in order, from the moment the job was saved.
+        """
+        if event not in JOB_EVENTS:
+            raise InvalidJob(f"unknown job event {event!r}; use one of {', '.join(JOB_EVENTS)}")
+        if not callable(callback):
+            raise InvalidJob("callback must be callable")
+        self.listeners.setdefault(event, []).append(callback)
+        self.queue.watch(self)
+        return self
+
+    # -- I/O, through the queue -----------------------------------------------
+
+    async def save(self) -> Job:
+        """Store the job in Redis (idempotent under retries); sets ``id``."""
+        await self.queue.save(self)
+        return self
+
+    async def wait(self, timeout: float | None = None) -> Any:
+        """Wait until the job completes and return its result; JobFailed if it failed."""
+        return await self.queue.wait_for(self, timeout)
+
+    async def progress(self, completed: float, total: float = 100, data: Any = None) -> None:
+        """Report progress from inside a handler: percent = completed / total * 100."""
+        await self.queue.report_progress(self, completed, total, data)
+
+    async def log(self, message: str, *args: Any) -> None:
+        """Append a line (``message % args``) to the job's log."""
+        await self.queue.append_log(self, message % args if args else message)
+
+    async def remove(self) -> None:
+        await self.queue.remove(self.job_id)
+
+    async def retry(self) -> None:
+        """Move a failed job back to inactive with its attempts reset."""
+        await self.queue.retry(self.job_id)
+
+    async def refresh(self) -> Job:
+        """Re-read the job's fields from Redis."""
+        fresh = await self.queue.get_job(self.job_id)
+        for name in ("state", "attempts_made", "stalls", "percent", "progress_data", "result"):
+            setattr(self, name, getattr(fresh, name))
+        for name in ("error", "worker", "updated_at", "started_at", "completed_at", "failed_at"):
+            setattr(self, name, getattr(fresh, name))
+        self.run_at, self.priority = fresh.run_at, fresh.priority
+        return self
+
+    @property
+    def job_id(self) -> int:
+        if self.id is None:
+            raise InvalidJob("the job has not been saved yet")
+        return self.id

@@ -1,0 +1,482 @@
+"""Queue: create and save jobs, query and administer them, listen to events, process.
+
+A Queue connects lazily on first use, so creating one (or using test mode) never
+touches Redis. Processing is delegated to a Worker (worker.py), events to an
+EventReader (events.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any, TypeVar, overload
+
+from redis.asyncio import Redis
+
+from .config import Settings
+from .connection import check_server, create_client, resolve_url
+from .errors import InvalidJob, JobNotFound, JobTimeout, raise_for_code
+from .events import QUEUE_EVENTS, EventReader, Watch, id_before
+from .job import Callback, Job, JobState, RemovePolicy, dumps, loads, parse_state
+from .keys import STATES, Keys, check_name
+from .runner import Handler
+from .scripts import Scripts
+from .testing import TestMode
+
+log = logging.getLogger("pykue")
+H = TypeVar("H", bound=Handler)
+
+SAVE_TOKEN_TTL = 24 * 3600  # a retried save within a day returns the first save's job
+PAGE_LIMIT = 1000
+
+
+class Queue:
+    """A Redis-backed job queue. All keys live under the hash tag ``{prefix}``.
+
+    ``lease``: seconds a worker's claim holds without renewal (renewed every lease/3).
+    ``max_stalls``: lease expiries a job survives before it fails as stalled.
+    ``max_payload``: the largest encoded job data accepted, in bytes.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        prefix: str | None = None,
+        lease: float = 30.0,
+        max_stalls: int = 1,
+        max_payload: int = 1 << 20,
+        events_maxlen: int = 10_000,
+    ) -> None:
+        self.settings = Settings.from_env(url=url, prefix=prefix)
+        self.keys = Keys(self.settings.prefix)
+        if isinstance(lease, bool) or not isinstance(lease, int | float) or not lease >= 0.1:
+            raise InvalidJob(f"lease must be a number of seconds >= 0.1, got {lease!r}")
+        for name, value, low in (
+            ("max_stalls", max_stalls, 0),
+            ("max_payload", max_payload, 1),
+            ("events_maxlen", events_maxlen, 100),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InvalidJob(f"{name} must be an int >= {low}, got {value!r}")
+        self.lease = float(lease)
+        self.max_stalls = max_stalls
+        self.max_payload = max_payload
+        self.events_maxlen = events_maxlen
+        self.test_mode = TestMode(self)
+        self.handlers: dict[str, tuple[Handler, int]] = {}
+        self._url: str | None = None
+        self._client: Redis | None = None
+        self._scripts: Scripts | None = None
+        self._connect_lock = asyncio.Lock()
+        self._reader: EventReader | None = None
+        self._worker: Any = None  # worker.Worker while run() is active
+        self.listeners: dict[str, list[Callback]] = {}  # queue-wide, see on()
+
+    # -- connection ---------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Resolve and connect to Redis now (otherwise done on first use)."""
+        await self._ensure()
+
+    async def _ensure(self) -> Scripts:
+        if self._scripts is None:
+            async with self._connect_lock:
+                if self._scripts is None:
+                    self._url = await resolve_url(self.settings)
+                    client = create_client(self._url)
+                    await check_server(client)
+                    self._client = client
+                    self._scripts = Scripts(client, self.keys, self.events_maxlen)
+                    if self.listeners:
+                        self._events().start()
+        return self._scripts
+
+    @property
+    def client(self) -> Redis:
+        """The connected client (call ``await queue.connect()`` first)."""
+        if self._client is None:
+            raise RuntimeError("the queue is not connected yet: await queue.connect() first")
+        return self._client
+
+    def new_client(self) -> Redis:
+        """A client with a pool of its own, for blocking reads."""
+        if self._url is None:
+            raise RuntimeError("the queue is not connected yet")
+        return create_client(self._url)
+
+    async def call(self, script: str, *args: str | bytes | int | float) -> Any:
+        return await (await self._ensure()).call(script, *args)
+
+    async def close(self) -> None:
+        """Close the event reader and connections (a running worker is shut down first)."""
+        await self.shutdown()
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+            self._scripts = None
+
+    # -- producing -------------------------------------------------------------------
+
+    def create(
+        self,
+        job_type: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        priority: int | str = "normal",
+        attempts: int = 1,
+        backoff: Mapping[str, Any] | bool | None = None,
+        delay: float | timedelta = 0.0,
+        ttl: float | timedelta | None = None,
+        remove_on_complete: RemovePolicy = False,
+        unique: str | None = None,
+    ) -> Job:
+        """A new, unsaved job of ``job_type`` carrying ``data`` (a JSON object)."""
+        return Job(
+            self, job_type, data, priority=priority, attempts=attempts, backoff=backoff,
+            delay=delay, ttl=ttl, remove_on_complete=remove_on_complete, unique=unique,
+        )  # fmt: skip
+
+    async def save(self, job: Job) -> None:
+        if job.id is not None:
+            raise InvalidJob(f"job {job.id} is already saved")
+        data = dumps(job.data)
+        if len(data) > self.max_payload:
+            raise InvalidJob(
+                f"job data is {len(data)} bytes, over the limit of {self.max_payload} "
+                "(Queue(max_payload=...))"
+            )
+        options = job.options_fields()
+        if self.test_mode.active:
+            await self.test_mode.capture(job)
+            return
+        if self._reader is not None:
+            await self._reader.ready()  # queue-wide listeners see every job saved after on()
+        token = uuid.uuid4().hex
+        flat: list[str | bytes | int | float] = []
+        for name, value in options.items():
+            flat += [name, value]
+        reply = await self.call(
+            "enqueue", token, SAVE_TOKEN_TTL, job.type, data, int(job.delay * 1000), *flat
+        )
+        job.id = int(reply[0])
+        if int(reply[2]) == 0:
+            existing = await self.get_job(job.id)
+            job.state, job.created_at = existing.state, existing.created_at
+        else:
+            job.state = JobState.DELAYED if job.delay > 0 else JobState.INACTIVE
+            job.cursor = id_before(reply[1].decode())
+        if job.listeners:
+            self._events().watch(Watch(job.id, job=job), job.cursor)
+
+    async def add_bulk(self, jobs: list[Job]) -> list[Job]:
+        """Save many jobs in one pipelined round trip; each save is still atomic."""
+        for job in jobs:
+            if not isinstance(job, Job):
+                raise InvalidJob("add_bulk takes a list of Job objects from queue.create()")
+        if self.test_mode.active:
+            for job in jobs:
+                await self.save(job)
+            return jobs
+        encoded = []
+        for job in jobs:
+            if job.id is not None:
+                raise InvalidJob(f"job {job.id} is already saved")
+            data = dumps(job.data)
+            if len(data) > self.max_payload:
+                raise InvalidJob(f"job data is {len(data)} bytes, over {self.max_payload}")
+            flat: list[str | bytes | int | float] = []
+            for name, value in job.options_fields().items():
+                flat += [name, value]
+            encoded.append((job, data, flat))
+        scripts = await self._ensure()
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job, data, flat in encoded:
+                await scripts.call(
+                    "enqueue", uuid.uuid4().hex, SAVE_TOKEN_TTL, job.type, data,
+                    int(job.delay * 1000), *flat, client=pipe,
+                )  # fmt: skip
+            replies = await pipe.execute()
+        for (job, _data, _flat), reply in zip(encoded, replies, strict=True):
+            job.id = int(reply[0])
+            job.state = JobState.DELAYED if job.delay > 0 else JobState.INACTIVE
+            if reply[1]:
+                job.cursor = id_before(reply[1].decode())
+            if job.listeners:
+                self._events().watch(Watch(job.id, job=job), job.cursor)
+        return jobs
+
+    # -- queries -------------------------------------------------------------------------
+
+    async def get_job(self, job_id: int) -> Job:
+        """The job with ``job_id``; JobNotFound if there is none."""
+        job_id = self._check_id(job_id)
+        if self.test_mode.active:
+            return self.test_mode.get(job_id)
+        await self._ensure()
+        fields: Any = await self.client.hgetall(self.keys.job(job_id))
+        if not fields:
+            raise JobNotFound(f"job {job_id} not found")
+        return Job.from_hash(self, job_id, fields)
+
+    async def get_log(self, job_id: int) -> list[str]:
+        job_id = self._check_id(job_id)
+        await self._ensure()
+        lines: Any = await self.client.lrange(self.keys.log(job_id), 0, -1)
+        return [line.decode() for line in lines]
+
+    async def get_errors(self, job_id: int) -> list[dict[str, Any]]:
+        """One record per failed attempt: attempt, error, traceback, at (ms)."""
+        job_id = self._check_id(job_id)
+        await self._ensure()
+        raw = await self.client.lrange(self.keys.errors(job_id), 0, -1)
+        return [loads(item) for item in raw]
+
+    async def counts(self, job_type: str | None = None) -> dict[str, int]:
+        """Number of jobs per state, for all types or one."""
+        if job_type is not None:
+            check_name("job type", job_type)
+        await self._ensure()
+        async with self.client.pipeline(transaction=False) as pipe:
+            for state in STATES:
+                key = (
+                    self.keys.state(state)
+                    if job_type is None
+                    else self.keys.type_state(job_type, state)
+                )
+                pipe.zcard(key)
+            values = await pipe.execute()
+        return dict(zip(STATES, (int(v) for v in values), strict=True))
+
+    async def types(self) -> list[str]:
+        await self._ensure()
+        names: Any = await self.client.smembers(self.keys.types)
+        return sorted(t.decode() for t in names)
+
+    async def jobs(
+        self,
+        state: str | JobState | None = None,
+        *,
+        job_type: str | None = None,
+        start: int = 0,
+        stop: int = 99,
+        order: str = "asc",
+    ) -> list[Job]:
+        """Jobs of one state (or every state), optionally of one type, by index range.
+
+        Inactive jobs of a type come in claim order; other lists in the order jobs
+        entered the state. ``stop`` is inclusive; a page holds at most 1,000 jobs.
+        """
+        if order not in ("asc", "desc"):
+            raise InvalidJob(f"order must be 'asc' or 'desc', got {order!r}")
+        for name, value in (("start", start), ("stop", stop)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidJob(f"{name} must be an int >= 0, got {value!r}")
+        if stop < start or stop - start >= PAGE_LIMIT:
+            raise InvalidJob(f"range {start}..{stop} must be ascending and hold <= {PAGE_LIMIT}")
+        states = STATES if state is None else (parse_state(state).value,)
+        if job_type is not None:
+            check_name("job type", job_type)
+        await self._ensure()
+        ids: list[int] = []
+        for one in states:
+            key = self.keys.state(one) if job_type is None else self.keys.type_state(job_type, one)
+            if state is not None:
+                ids += [int(i) for i in await self._zrange(key, start, stop, order)]
+            else:
+                ids += [int(i) for i in await self._zrange(key, 0, -1, "asc")]
+        if state is None:
+            ids = sorted(ids, reverse=order == "desc")[start : stop + 1]
+        return await self._load(ids)
+
+    async def _zrange(self, key: str, start: int, stop: int, order: str) -> list[bytes]:
+        members: Any = await self.client.zrange(key, start, stop, desc=order == "desc")
+        return list(members)
+
+    async def _load(self, ids: list[int]) -> list[Job]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hgetall(self.keys.job(job_id))
+            hashes = await pipe.execute()
+        return [Job.from_hash(self, i, h) for i, h in zip(ids, hashes, strict=True) if h]
+
+    # -- admin -----------------------------------------------------------------------------
+
+    async def remove(self, job_id: int) -> None:
+        """Delete a job in any state (a worker running it loses its lease)."""
+        job_id = self._check_id(job_id)
+        if self.test_mode.active:
+            self.test_mode.remove(job_id)
+            return
+        reply = await self.call("remove", job_id)
+        raise_for_code(int(reply[0]), job_id)
+
+    async def retry(self, job_id: int) -> None:
+        """Move a failed job back to inactive, with its attempts reset."""
+        job_id = self._check_id(job_id)
+        reply = await self.call("retry", job_id)
+        raise_for_code(int(reply[0]), job_id, reply[1].decode() if len(reply) > 1 else "")
+
+    async def pause(self, job_type: str) -> bool:
+        """Stop workers claiming jobs of ``job_type`` (running ones finish). True if changed."""
+        reply = await self.call("pause", check_name("job type", job_type), "1")
+        return bool(reply[0])
+
+    async def resume(self, job_type: str) -> bool:
+        reply = await self.call("pause", check_name("job type", job_type), "0")
+        return bool(reply[0])
+
+    async def is_paused(self, job_type: str) -> bool:
+        await self._ensure()
+        return bool(await self.client.sismember(self.keys.paused, check_name("job type", job_type)))
+
+    @staticmethod
+    def _check_id(job_id: object) -> int:
+        if isinstance(job_id, bool) or not isinstance(job_id, int) or not 0 < job_id < 2**53:
+            raise JobNotFound(f"job id must be a positive int, got {job_id!r}")
+        return job_id
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _events(self) -> EventReader:
+        if self._reader is None:
+            self._reader = EventReader(self.new_client, self.keys, self.listeners)
+        return self._reader
+
+    def on(self, event: str, callback: Callback) -> Queue:
+        """Queue-wide events, Kue's names: ``job complete`` (id, result), ``job failed``
+        (id, error), ``job failed attempt`` (id, error, attempts), ``job progress``
+        (id, percent, data), ``job enqueue``/``job start``/``job remove``/... (id, type),
+        ``pause``/``resume`` (type). Delivery starts once the queue is connected; jobs
+        saved after that are all seen."""
+        if event not in QUEUE_EVENTS:
+            raise InvalidJob(f"unknown queue event {event!r}; use one of {', '.join(QUEUE_EVENTS)}")
+        if not callable(callback):
+            raise InvalidJob("callback must be callable")
+        self.listeners.setdefault(event, []).append(callback)
+        if self._scripts is not None:
+            self._events().start()
+        return self
+
+    def watch(self, job: Job) -> None:
+        """Start delivering ``job``'s events to its listeners (called by ``job.on``)."""
+        if self.test_mode.active or job.id is None:
+            return  # saved later: save() starts the watch from the job's first event
+        if self._url is None:
+            raise RuntimeError("connect the queue (await queue.connect()) before job.on()")
+        reader = self._events()
+        if not reader.is_watching(job):
+            reader.watch(Watch(job.id, job=job), job.cursor)
+
+    async def wait_for(self, job: Job, timeout: float | None = None) -> Any:
+        job_id = job.job_id
+        if self.test_mode.active:
+            return self.test_mode.result(job)
+        await self._ensure()
+        reader = self._events()
+        watch = Watch(job_id, future=asyncio.get_running_loop().create_future())
+        reader.watch(watch, job.cursor)
+        try:
+            if job.cursor is None:
+                await reader.ready()
+                fresh = await self.get_job(job_id)
+                if fresh.state is JobState.COMPLETE:
+                    return fresh.result
+                if fresh.state is JobState.FAILED:
+                    watch.replayed.set()
+                    await watch.deliver("failed", (fresh.error or "",))
+            assert watch.future is not None
+            try:
+                return await asyncio.wait_for(asyncio.shield(watch.future), timeout)
+            except asyncio.TimeoutError:
+                raise JobTimeout(f"job {job_id} did not finish within {timeout} s") from None
+        finally:
+            reader.unwatch(watch)
+
+    # -- processing ----------------------------------------------------------------------
+
+    @overload
+    def process(self, job_type: str, *, concurrency: int = 1) -> Callable[[H], H]: ...
+    @overload
+    def process(self, job_type: str, handler: H, *, concurrency: int = 1) -> H: ...
+
+    def process(
+        self, job_type: str, handler: H | None = None, *, concurrency: int = 1
+    ) -> H | Callable[[H], H]:
+        """Register ``handler`` for ``job_type`` (usable as a decorator). ``await queue.run()``
+        processes; async handlers run on the loop, plain ``def`` handlers in threads."""
+        check_name("job type", job_type)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidJob(f"concurrency must be an int >= 1, got {concurrency!r}")
+
+        def register(fn: H) -> H:
+            if not callable(fn):
+                raise InvalidJob("handler must be callable")
+            self.handlers[job_type] = (fn, concurrency)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    async def run(self, *, handle_signals: bool = True) -> None:
+        """Process the registered types until ``shutdown()`` (or SIGINT/SIGTERM)."""
+        from .worker import Worker
+
+        if not self.handlers:
+            raise InvalidJob("no handlers: register one with queue.process(type, fn) first")
+        if self._worker is not None:
+            raise RuntimeError("this queue is already running")
+        await self._ensure()
+        worker = self._worker = Worker(self, dict(self.handlers))
+        loop = asyncio.get_running_loop()
+        installed = []
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, worker.request_stop)
+                    installed.append(sig)
+                except (NotImplementedError, RuntimeError):
+                    pass  # not the main thread, or no signals here
+        try:
+            await worker.run()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            self._worker = None
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop processing: no new claims; running jobs get ``timeout`` s, then are released."""
+        if self._worker is not None:
+            await self._worker.stop(timeout)
+
+    # -- used by handlers through Job ----------------------------------------------------
+
+    async def report_progress(self, job: Job, completed: float, total: float, data: Any) -> None:
+        for name, value in (("completed", completed), ("total", total)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+                raise InvalidJob(f"progress {name} must be a number, got {value!r}")
+        if total <= 0:
+            raise InvalidJob(f"progress total must be > 0, got {total}")
+        percent = max(0, min(100, int(completed * 100 / total)))
+        encoded = dumps(data, "progress data") if data is not None else b""
+        job.percent, job.progress_data = percent, data
+        if self.test_mode.active:
+            await self.test_mode.progress(job, percent, data)
+            return
+        reply = await self.call("progress", job.job_id, job.token, percent, encoded)
+        raise_for_code(int(reply[0]), job.id)
+
+    async def append_log(self, job: Job, line: str) -> None:
+        if not isinstance(line, str):
+            raise InvalidJob("log message must be a string")
+        if self.test_mode.active:
+            self.test_mode.log(job, line)
+            return
+        reply = await self.call("log", job.job_id, line)
+        raise_for_code(int(reply[0]), job.id)

@@ -1,0 +1,60 @@
+"""Running one handler: async on the loop, plain ``def`` in a thread, under a TTL.
+
+A ``def`` handler gets a ThreadJob: the same job, with ``progress()`` and
+``log()`` as plain blocking calls that hop back onto the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .job import Job
+
+Handler = Callable[..., Any]
+
+
+class ThreadJob:
+    """The view of a Job that a synchronous handler (running in a thread) receives."""
+
+    def __init__(self, job: Job, loop: asyncio.AbstractEventLoop) -> None:
+        self._job = job
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._job, name)
+
+    def _run(self, coro: Awaitable[None]) -> None:
+        async def wrapper() -> None:
+            await coro
+
+        asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result()
+
+    def progress(self, completed: float, total: float = 100, data: Any = None) -> None:
+        self._run(self._job.progress(completed, total, data))
+
+    def log(self, message: str, *args: Any) -> None:
+        self._run(self._job.log(message, *args))
+
+
+def is_async(handler: Handler) -> bool:
+    target = getattr(handler, "__call__", None)  # noqa: B004 - callable objects too
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(target)
+
+
+async def run_handler(handler: Handler, job: Job, ttl: float | None) -> Any:
+    """Run ``handler(job)`` and return its result; TimeoutError when ``ttl`` passes first.
+
+    A thread cannot be killed: after a TTL the thread of a ``def`` handler runs on,
+    but its result is ignored and the attempt has already failed.
+    """
+    if is_async(handler):
+        work: Awaitable[Any] = handler(job)
+    else:
+        work = asyncio.to_thread(handler, ThreadJob(job, asyncio.get_running_loop()))
+    if ttl is None:
+        return await work
+    return await asyncio.wait_for(work, ttl)

@@ -1,0 +1,66 @@
+"""The queue's Lua scripts, shipped as package data and called by SHA.
+
+Each ``NAME.lua`` is one state change; ``_common.lua`` (the key layout and shared
+helpers) is prepended to each. Calls go through redis-py's script objects, which
+use EVALSHA and load the script again when the server answers NOSCRIPT (after a
+restart or SCRIPT FLUSH).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.resources import files
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from ..keys import Keys
+
+NAMES = (
+    "enqueue",
+    "claim",
+    "complete",
+    "fail",
+    "promote",
+    "recover_stalled",
+    "extend_lease",
+    "release",
+    "progress",
+    "log",
+    "remove",
+    "retry",
+    "pause",
+)
+
+Arg = str | bytes | int | float
+
+
+def source(name: str) -> str:
+    """The full text sent to Redis for script ``name``."""
+    folder = files(__package__)
+    return folder.joinpath("_common.lua").read_text() + folder.joinpath(f"{name}.lua").read_text()
+
+
+class Scripts:
+    """The scripts of one queue, bound to its client and keys (no global cache)."""
+
+    def __init__(self, client: Redis, keys: Keys, events_maxlen: int) -> None:
+        self._head: tuple[Arg, ...] = (keys.base, events_maxlen)
+        self._keys = [keys.events]
+        self._scripts: dict[str, AsyncScript] = {
+            name: client.register_script(source(name)) for name in NAMES
+        }
+
+    async def call(self, name: str, *args: Arg, client: Any = None) -> Any:
+        """Run script ``name`` with ``args`` after the common ARGV head; return its reply."""
+        argv: Sequence[Arg] = (*self._head, *args)
+        script = self._scripts[name]
+        for _ in range(2):
+            try:
+                return await script(keys=self._keys, args=argv, client=client)
+            except NoScriptError:
+                # The server restarted between redis-py's own reload and its retry.
+                continue
+        return await script(keys=self._keys, args=argv, client=client)

@@ -1,0 +1,62 @@
+-- Prepended to every script by scripts/__init__.py (never run alone).
+-- Every script gets KEYS[1] = the queue's event stream (so Redis Cluster routes the
+-- call to the queue's slot), ARGV[1] = the queue's hash-tagged base "{prefix}" and
+-- ARGV[2] = the stream's approximate MAXLEN. Other keys are derived below from the
+-- base; they mirror pykue/keys.py exactly and all share the base's hash tag.
+local BASE = ARGV[1]
+local EVENTS = KEYS[1]
+local MAXLEN = ARGV[2]
+local LEASES = BASE .. ':leases'
+local PAUSED = BASE .. ':paused'
+local UNIQUE = BASE .. ':unique'
+local INACTIVE_WEIGHT = 4294967296 -- priority * 2^32 + id: priority first, then FIFO
+
+local function job_key(id) return BASE .. ':job:' .. id end
+local function state_key(state) return BASE .. ':jobs:' .. state end
+local function type_state_key(jtype, state) return BASE .. ':jobs:' .. jtype .. ':' .. state end
+
+-- Redis's clock, not the caller's: leases and delays must not depend on worker clocks.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function emit(...)
+  return redis.call('XADD', EVENTS, 'MAXLEN', '~', MAXLEN, '*', ...)
+end
+
+-- One marker is enough to wake one idle worker; the claimer re-arms it if work remains.
+local function wake(jtype)
+  if redis.call('SISMEMBER', PAUSED, jtype) == 1 then return end
+  local marker = BASE .. ':wake:' .. jtype
+  if redis.call('LLEN', marker) == 0 then redis.call('RPUSH', marker, '1') end
+end
+
+local function unindex(id, jtype, state)
+  redis.call('ZREM', state_key(state), id)
+  redis.call('ZREM', type_state_key(jtype, state), id)
+  if state == 'active' then redis.call('ZREM', LEASES, id) end
+end
+
+local function index(id, jtype, state, score)
+  redis.call('ZADD', state_key(state), score, id)
+  redis.call('ZADD', type_state_key(jtype, state), score, id)
+end
+
+local function make_inactive(id, jtype, priority, now)
+  redis.call('ZADD', state_key('inactive'), id, id)
+  redis.call('ZADD', type_state_key(jtype, 'inactive'), tonumber(priority) * INACTIVE_WEIGHT + id, id)
+  redis.call('HSET', job_key(id), 'state', 'inactive', 'updated_at', now)
+  wake(jtype)
+end
+
+-- Delete a job and everything hanging off it (its index entries are the caller's job).
+local function drop(id)
+  local jk = job_key(id)
+  local unique = redis.call('HGET', jk, 'unique')
+  if unique and unique ~= '' and redis.call('HGET', UNIQUE, unique) == tostring(id) then
+    redis.call('HDEL', UNIQUE, unique)
+  end
+  redis.call('DEL', jk, jk .. ':log', jk .. ':errors')
+end
+

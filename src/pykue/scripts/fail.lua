@@ -1,0 +1,38 @@
+-- fail: an active job's attempt failed; retry it (delayed by backoff, or inactive) while
+-- attempts remain, else mark it failed.
+-- KEYS[1] events stream
+-- ARGV[1] base, ARGV[2] events maxlen, ARGV[3] id, ARGV[4] fencing token, ARGV[5] error
+-- message, ARGV[6] error record (JSON: attempt, error, traceback), ARGV[7] retry delay (ms).
+-- Returns {0, made} if the attempt will be retried, {1, made} if the job failed for good,
+-- {2} when this claim already recorded its failure (a retried call), {-1} no such job,
+-- {-2} lease lost.
+-- Events: 'failed attempt' (id, type, error, attempts_made) or failed (id, type, error).
+local id, token, message = ARGV[3], ARGV[4], ARGV[5]
+local jk = job_key(id)
+local fields = redis.call('HMGET', jk, 'state', 'token', 'type', 'attempts', 'priority')
+local state, held, jtype = fields[1], fields[2], fields[3]
+if not state then return {-1} end
+if held ~= token then return {-2} end
+if state ~= 'active' then return {2} end
+
+local now = now_ms()
+local made = redis.call('HINCRBY', jk, 'attempts_made', 1)
+redis.call('RPUSH', jk .. ':errors', ARGV[6])
+redis.call('HSET', jk, 'error', message, 'updated_at', now)
+unindex(id, jtype, 'active')
+if made < tonumber(fields[4]) then
+  local delay = tonumber(ARGV[7])
+  if delay > 0 then
+    redis.call('HSET', jk, 'state', 'delayed', 'run_at', now + delay)
+    index(id, jtype, 'delayed', now + delay)
+    wake(jtype)
+  else
+    make_inactive(id, jtype, fields[5], now)
+  end
+  emit('event', 'failed attempt', 'id', id, 'type', jtype, 'error', message, 'attempts_made', made)
+  return {0, made}
+end
+redis.call('HSET', jk, 'state', 'failed', 'failed_at', now)
+index(id, jtype, 'failed', now)
+emit('event', 'failed', 'id', id, 'type', jtype, 'error', message)
+return {1, made}

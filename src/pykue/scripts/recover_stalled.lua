@@ -1,0 +1,37 @@
+-- recover_stalled: active jobs whose lease expired (their worker died or hung) go back
+-- to inactive, or to failed once they stalled more than MAX_STALLS times. The fencing
+-- token is bumped so the lost owner's late ack is refused.
+-- KEYS[1] events stream
+-- ARGV[1] base, ARGV[2] events maxlen, ARGV[3] max stalls, ARGV[4] most jobs per call,
+-- ARGV[5] error record (JSON) stored for a job that fails here
+-- Returns {requeued, failed}.
+-- Events: stalled (id, type, stalls) or failed (id, type, error).
+local now = now_ms()
+local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+local requeued, failed = 0, 0
+local limit_error = 'job stalled more than allowable limit'
+for _, id in ipairs(expired) do
+  local jk = job_key(id)
+  local fields = redis.call('HMGET', jk, 'type', 'priority', 'state')
+  if fields[3] ~= 'active' then
+    redis.call('ZREM', LEASES, id) -- stray lease of a job that is gone or moved on
+  else
+    local jtype = fields[1]
+    unindex(id, jtype, 'active')
+    redis.call('HINCRBY', jk, 'token', 1)
+    local stalls = redis.call('HINCRBY', jk, 'stalls', 1)
+    if stalls > tonumber(ARGV[3]) then
+      redis.call('HINCRBY', jk, 'attempts_made', 1)
+      redis.call('RPUSH', jk .. ':errors', ARGV[5])
+      redis.call('HSET', jk, 'state', 'failed', 'error', limit_error, 'failed_at', now, 'updated_at', now)
+      index(id, jtype, 'failed', now)
+      emit('event', 'failed', 'id', id, 'type', jtype, 'error', limit_error)
+      failed = failed + 1
+    else
+      make_inactive(id, jtype, fields[2], now)
+      emit('event', 'stalled', 'id', id, 'type', jtype, 'stalls', stalls)
+      requeued = requeued + 1
+    end
+  end
+end
+return {requeued, failed}

@@ -1,0 +1,171 @@
+"""The producer/admin API for synchronous code (Flask, Django, scripts, plain threads).
+
+    from pykue.sync import Queue
+    queue = Queue()
+    job = queue.create("email", {"to": "a@b.c"}).save()
+    print(job.id, job.wait(timeout=10))
+
+Each sync Queue runs the async Queue on a private event loop in a daemon thread,
+so both APIs share one implementation. Calls are thread-safe; event callbacks run
+on that loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Mapping
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from . import queue as aqueue
+from .job import Callback, Job, JobState, RemovePolicy
+
+T = TypeVar("T")
+
+
+class SyncJob:
+    """A Job seen from synchronous code; attributes are the Job's, methods block."""
+
+    def __init__(self, owner: Queue, job: Job) -> None:
+        self._owner = owner
+        self.job = job
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.job, name)
+
+    def __repr__(self) -> str:
+        return repr(self.job)
+
+    def save(self) -> SyncJob:
+        self._owner.run(self.job.save())
+        return self
+
+    def wait(self, timeout: float | None = None) -> Any:
+        return self._owner.run(self.job.wait(timeout))
+
+    def on(self, event: str, callback: Callback) -> SyncJob:
+        async def register() -> None:
+            self.job.on(event, callback)
+
+        self._owner.run(register())
+        return self
+
+    def remove(self) -> None:
+        self._owner.run(self.job.remove())
+
+    def retry(self) -> None:
+        self._owner.run(self.job.retry())
+
+    def refresh(self) -> SyncJob:
+        self._owner.run(self.job.refresh())
+        return self
+
+    @property
+    def state(self) -> JobState | None:
+        return self.job.state
+
+
+class Queue:
+    """Blocking twin of ``pykue.Queue`` for producers and admin tools."""
+
+    def __init__(self, url: str | None = None, **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="pykue-sync-loop")  # fmt: skip
+        self._thread.start()
+        self.queue = aqueue.Queue(url, **options)
+        self.test_mode = self.queue.test_mode
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on this queue's loop and wait for its result."""
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("blocking pykue.sync call made from an event callback")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def create(
+        self,
+        job_type: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        priority: int | str = "normal",
+        attempts: int = 1,
+        backoff: Mapping[str, Any] | bool | None = None,
+        delay: float | timedelta = 0.0,
+        ttl: float | timedelta | None = None,
+        remove_on_complete: RemovePolicy = False,
+        unique: str | None = None,
+    ) -> SyncJob:
+        job = self.queue.create(
+            job_type, data, priority=priority, attempts=attempts, backoff=backoff, delay=delay,
+            ttl=ttl, remove_on_complete=remove_on_complete, unique=unique,
+        )  # fmt: skip
+        return SyncJob(self, job)
+
+    def connect(self) -> None:
+        self.run(self.queue.connect())
+
+    def get_job(self, job_id: int) -> SyncJob:
+        return SyncJob(self, self.run(self.queue.get_job(job_id)))
+
+    def get_log(self, job_id: int) -> list[str]:
+        return self.run(self.queue.get_log(job_id))
+
+    def get_errors(self, job_id: int) -> list[dict[str, Any]]:
+        return self.run(self.queue.get_errors(job_id))
+
+    def counts(self, job_type: str | None = None) -> dict[str, int]:
+        return self.run(self.queue.counts(job_type))
+
+    def types(self) -> list[str]:
+        return self.run(self.queue.types())
+
+    def jobs(
+        self,
+        state: str | JobState | None = None,
+        *,
+        job_type: str | None = None,
+        start: int = 0,
+        stop: int = 99,
+        order: str = "asc",
+    ) -> list[SyncJob]:
+        found = self.run(
+            self.queue.jobs(state, job_type=job_type, start=start, stop=stop, order=order)
+        )
+        return [SyncJob(self, job) for job in found]
+
+    def remove(self, job_id: int) -> None:
+        self.run(self.queue.remove(job_id))
+
+    def retry(self, job_id: int) -> None:
+        self.run(self.queue.retry(job_id))
+
+    def pause(self, job_type: str) -> bool:
+        return self.run(self.queue.pause(job_type))
+
+    def resume(self, job_type: str) -> bool:
+        return self.run(self.queue.resume(job_type))
+
+    def on(self, event: str, callback: Callback) -> Queue:
+        async def register() -> None:
+            await self.queue.connect()
+            self.queue.on(event, callback)
+
+        self.run(register())
+        return self
+
+    def close(self) -> None:
+        """Close connections and stop the loop thread."""
+        if self._loop.is_closed():
+            return
+        self.run(self.queue.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

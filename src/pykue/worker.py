@@ -1,0 +1,283 @@
+"""Worker: claims jobs with leases, runs them within each type's concurrency, acks them.
+
+Per job type, one loop claims as many jobs as there are free slots in a single
+script call and, when there is nothing to do, blocks on the type's wake marker
+(BLPOP) until a producer or a promotion pushes one, or until the next delayed
+job is due. A maintenance loop renews the leases of running jobs every lease/3,
+promotes due delayed jobs and returns jobs whose lease expired (dead workers) to
+the queue. Redis outages are ridden out with backoff; a worker never dies of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .errors import JobNotFound, LeaseLost, raise_for_code
+from .job import Job, backoff_delay, dumps, encode_remove_policy
+from .runner import Handler, run_handler
+
+if TYPE_CHECKING:
+    from .queue import Queue
+
+log = logging.getLogger("pykue")
+TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+IDLE_BLOCK = 5.0  # longest BLPOP: a safety net only, wake-ups come from markers
+
+
+@dataclass(eq=False)
+class Running:
+    job: Job
+    task: asyncio.Task[None]
+    lost: bool = False
+
+
+class Backoff:
+    """Growing pause between attempts while Redis is unreachable."""
+
+    def __init__(self, first: float = 0.05, cap: float = 2.0) -> None:
+        self.first, self.cap, self.current = first, cap, first
+
+    async def sleep(self) -> None:
+        await asyncio.sleep(self.current)
+        self.current = min(self.current * 2, self.cap)
+
+    def reset(self) -> None:
+        self.current = self.first
+
+
+class Worker:
+    def __init__(self, queue: Queue, handlers: dict[str, tuple[Handler, int]]) -> None:
+        self.queue = queue
+        self.handlers = handlers
+        self.id = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_ms = int(queue.lease * 1000)
+        self.running: dict[int, Running] = {}
+        self.per_type = dict.fromkeys(handlers, 0)
+        self.slot_free = {t: asyncio.Event() for t in handlers}
+        self.stopping = asyncio.Event()
+        self.stopped = asyncio.Event()
+        self.blocking: set[asyncio.Task[None]] = set()
+        self.loops: list[asyncio.Task[None]] = []
+        self.drain_timeout = 10.0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.blocker = self.queue.new_client()  # BLPOPs hold their connection
+        try:
+            self.loops = [asyncio.create_task(self.claim_loop(t)) for t in self.handlers]
+            self.loops.append(asyncio.create_task(self.maintenance_loop()))
+            log.info("pykue: worker %s processing %s", self.id, ", ".join(self.handlers))
+            await self.stopping.wait()
+            await self.drain(self.drain_timeout)
+        finally:
+            for task in self.loops:
+                task.cancel()
+            await asyncio.gather(*self.loops, return_exceptions=True)
+            await self.blocker.aclose()
+            self.stopped.set()
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+        for task in list(self.blocking):
+            task.cancel()  # only loops idling in BLPOP: a claim in flight is never cut
+
+    async def stop(self, timeout: float) -> None:
+        self.drain_timeout = timeout
+        self.request_stop()
+        await self.stopped.wait()
+
+    async def drain(self, timeout: float) -> None:
+        """Let running jobs finish for ``timeout`` s; hand the rest back to the queue."""
+        for task in self.loops[:-1]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        pending = [r.task for r in self.running.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        for entry in list(self.running.values()):
+            entry.lost = True
+            entry.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await entry.task
+            await self.ack(entry.job, "release")
+
+    # -- claiming ------------------------------------------------------------------------
+
+    async def call(self, script: str, *args: str | bytes | int | float) -> Any:
+        return await self.queue.call(script, *args)
+
+    async def claim_loop(self, job_type: str) -> None:
+        concurrency = self.handlers[job_type][1]
+        wake_key = self.queue.keys.wake(job_type)
+        backoff = Backoff()
+        while not self.stopping.is_set():
+            try:
+                free = concurrency - self.per_type[job_type]
+                if free <= 0:
+                    self.slot_free[job_type].clear()
+                    await self.idle(self.slot_free[job_type].wait())
+                    continue
+                reply = await self.call("claim", job_type, free, self.id, self.lease_ms)
+                now, next_run, paused = int(reply[0]), int(reply[1]), int(reply[2])
+                for job_id, flat in reply[3:]:
+                    self.start(int(job_id), flat)
+                backoff.reset()
+                if len(reply) > 3 or self.stopping.is_set():
+                    continue
+                if 0 <= next_run <= now:
+                    await self.call("promote", 1000)
+                    continue
+                wait = (
+                    IDLE_BLOCK
+                    if next_run < 0 or paused
+                    else min(IDLE_BLOCK, (next_run - now) / 1000)
+                )
+                await self.idle(self.blocker.blpop([wake_key], timeout=max(wait, 0.01)))
+            except asyncio.CancelledError:
+                if self.stopping.is_set():
+                    return
+                raise
+            except TRANSIENT as exc:
+                log.warning("pykue: worker cannot reach Redis (%s); retrying", exc)
+                await backoff.sleep()
+
+    async def idle(self, waiting: Awaitable[Any]) -> None:
+        """Await something a stop request may cut short (no claim is in flight here)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self.blocking.add(task)
+        try:
+            if self.stopping.is_set():
+                if isinstance(waiting, Coroutine):
+                    waiting.close()
+                return
+            await waiting
+        finally:
+            self.blocking.discard(task)
+
+    def start(self, job_id: int, flat: list[bytes]) -> None:
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        job = Job.from_hash(self.queue, job_id, fields)
+        self.per_type[job.type] += 1
+        task = asyncio.create_task(self.execute(job), name=f"pykue-job-{job_id}")
+        self.running[job_id] = Running(job, task)
+
+    # -- running one job ------------------------------------------------------------------
+
+    async def execute(self, job: Job) -> None:
+        handler = self.handlers[job.type][0]
+        try:
+            try:
+                result = await run_handler(handler, job, job.ttl)
+                encoded = dumps(result, "job result")
+            except asyncio.CancelledError:
+                entry = self.running.get(job.job_id)
+                if entry is not None and entry.lost:
+                    return  # lease lost or shutting down: someone else owns the job now
+                raise
+            except LeaseLost:
+                log.warning("pykue: job %s lost its lease while running; dropped", job.id)
+                return
+            except TimeoutError:
+                await self.fail(job, f"TTL exceeded: the job ran longer than {job.ttl} s", "")
+                return
+            except Exception as exc:
+                message = str(exc) or type(exc).__name__
+                await self.fail(job, message, traceback.format_exc())
+                return
+            await self.ack(job, "complete", encoded, encode_remove_policy(job.remove_on_complete))
+        finally:
+            self.running.pop(job.job_id, None)
+            self.per_type[job.type] -= 1
+            self.slot_free[job.type].set()
+
+    async def fail(self, job: Job, message: str, trace: str) -> None:
+        attempt = job.attempts_made + 1
+        at = int(time.time() * 1000)
+        record = orjson.dumps(
+            {"attempt": attempt, "error": message, "traceback": trace, "at": at, "worker": self.id}
+        )
+        delay_ms = int(backoff_delay(job.backoff, attempt) * 1000)
+        await self.ack(job, "fail", message, record, delay_ms)
+
+    async def ack(self, job: Job, what: str, *args: str | bytes | int) -> None:
+        """Send ack script ``what`` (job id, token, *args), retrying through outages for a lease.
+
+        Past that the lease has expired and the sweep has re-queued the job, so giving
+        up keeps at-least-once. A retried ack that already landed is recognised by the
+        script (same fencing token) and answers success.
+        """
+        deadline = time.monotonic() + self.queue.lease
+        backoff = Backoff()
+        while True:
+            try:
+                reply = await self.call(what, job.job_id, job.token, *args)
+                raise_for_code(int(reply[0]), job.id)
+                return
+            except (LeaseLost, JobNotFound) as exc:
+                log.warning("pykue: %s of job %s refused: %s", what, job.id, exc)
+                return
+            except TRANSIENT as exc:
+                if time.monotonic() > deadline:
+                    log.error("pykue: %s of job %s not delivered (%s); it will run again",
+                              what, job.id, exc)  # fmt: skip
+                    return
+                await backoff.sleep()
+            except RedisError as exc:
+                log.error("pykue: %s of job %s failed (%s); it will run again", what, job.id, exc)
+                return
+
+    # -- leases, promotions, stalled jobs ------------------------------------------------------
+
+    async def maintenance_loop(self) -> None:
+        period = self.queue.lease / 3
+        backoff = Backoff()
+        while True:
+            try:
+                await self.renew_leases()
+                await self.call("promote", 1000)
+                await self.call(
+                    "recover_stalled", self.queue.max_stalls, 1000, stalled_record(self.id)
+                )
+                backoff.reset()
+                await asyncio.sleep(period)
+            except TRANSIENT as exc:
+                log.warning("pykue: maintenance cannot reach Redis (%s); retrying", exc)
+                await backoff.sleep()
+
+    async def renew_leases(self) -> None:
+        entries = [e for e in self.running.values() if not e.lost]
+        if not entries:
+            return
+        pairs: list[int] = []
+        for entry in entries:
+            pairs += [entry.job.job_id, entry.job.token]
+        lost = await self.call("extend_lease", self.lease_ms, *pairs)
+        for raw in lost:
+            lost_entry = self.running.get(int(raw))
+            if lost_entry is not None:
+                log.warning("pykue: job %s lost its lease; cancelling its handler", raw.decode())
+                lost_entry.lost = True
+                lost_entry.task.cancel()
+
+
+def stalled_record(worker: str) -> bytes:
+    return orjson.dumps(
+        {"attempt": None, "error": "job stalled more than allowable limit", "traceback": "",
+         "at": int(time.time() * 1000), "worker": worker}
+    )  # fmt: skip

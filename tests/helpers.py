@@ -1,0 +1,140 @@
+"""Test helpers: a private redis-server process and the state-index invariant checker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from pykue.embedded import find_redis_server
+from pykue.keys import STATES, Keys
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RedisServer:
+    """A redis-server child process on a free loopback port, kept only in memory."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+    args: list[str] = field(default_factory=list)
+    workdir: str = ""
+
+    @classmethod
+    def start(cls, port: int | None = None, extra: tuple[str, ...] = ()) -> RedisServer:
+        port = port or free_port()
+        workdir = tempfile.mkdtemp(prefix="pykue-test-redis-")
+        args = [
+            find_redis_server(),
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", workdir,
+            *extra,
+        ]  # fmt: skip
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = cls(port=port, proc=proc, args=args, workdir=workdir)
+        server.wait_ready()
+        return server
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        try:
+            while True:
+                try:
+                    if client.ping():
+                        return
+                except redis.ConnectionError:
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def kill(self) -> None:
+        """Kill the server abruptly (its in-memory data is lost)."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Start the server again on the same port after kill()."""
+        self.proc = subprocess.Popen(
+            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.wait_ready()
+
+
+def delete_prefix(client: redis.Redis, prefix: str) -> None:
+    """Delete every key of a test's own prefix (never anything else)."""
+    pattern = Keys(prefix).base.replace("{", "\\{").replace("}", "\\}") + ":*"
+    batch = list(client.scan_iter(match=pattern, count=1000))
+    while batch:
+        client.delete(*batch[:1000])
+        batch = batch[1000:]
+
+
+def job_ids(client: redis.Redis, prefix: str) -> set[int]:
+    keys = Keys(prefix)
+    pattern = keys.job_prefix.replace("{", "\\{").replace("}", "\\}") + "*"
+    ids: set[int] = set()
+    for key in client.scan_iter(match=pattern, count=1000):
+        rest = str(key)[len(keys.job_prefix) :]
+        if rest.isdigit():
+            ids.add(int(rest))
+    return ids
+
+
+def assert_invariants(client: redis.Redis, prefix: str) -> None:
+    """Every job is in exactly one state index, the one its hash names, and leases match."""
+    keys = Keys(prefix)
+    ids = job_ids(client, prefix)
+    members = {s: {int(m) for m in client.zrange(keys.state(s), 0, -1)} for s in STATES}
+    leased = {int(m) for m in client.zrange(keys.leases, 0, -1)}
+    problems: list[str] = []
+    for state, held in members.items():
+        for orphan in sorted(held - ids):
+            problems.append(f"{state} index holds {orphan}, which has no hash")
+    for job_id in sorted(ids):
+        fields = client.hgetall(keys.job(job_id))
+        state, job_type = fields.get("state"), fields.get("type")
+        found = [s for s in STATES if job_id in members[s]]
+        if found != [state]:
+            problems.append(f"job {job_id} has state {state!r} but sits in {found}")
+        typed = [s for s in STATES if client.zscore(keys.type_state(str(job_type), s), job_id)]
+        if typed != [state]:
+            problems.append(f"job {job_id} of type {job_type!r} sits in type indexes {typed}")
+        if (job_id in leased) != (state == "active"):
+            problems.append(f"job {job_id} is {state} but leased={job_id in leased}")
+    for orphan in sorted(leased - ids):
+        problems.append(f"lease held for {orphan}, which has no hash")
+    assert not problems, "state invariants broken:\n" + "\n".join(problems)
+
+
+def env_without_redis() -> dict[str, str]:
+    """The environment minus every variable pykue reads to find Redis."""
+    drop = {"REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "PYKUE_EMBEDDED"}
+    return {k: v for k, v in os.environ.items() if k not in drop}

@@ -1,0 +1,271 @@
+"""resolve_url, the clients' retry behaviour and check_server, against real redis-servers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from pykue.config import Settings
+from pykue.connection import (
+    ServerInfo,
+    check_server,
+    create_client,
+    create_sync_client,
+    parse_version,
+    resolve_url,
+)
+from pykue.embedded import stop_embedded
+from pykue.errors import ConnectionFailed
+from tests.helpers import RedisServer, free_port
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisServer]:
+    """A private server for this module; tests may reconfigure it but must restore it."""
+    srv = RedisServer.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def private_server() -> Iterator[RedisServer]:
+    """A server a test may kill and restart."""
+    srv = RedisServer.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    # Not tmp_path: a unix socket path must stay under 108 bytes.
+    base = Path(tempfile.mkdtemp(prefix="pk-", dir="/tmp"))
+    directory = base / "data"
+    try:
+        yield directory
+    finally:
+        stop_embedded(directory)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+async def client(server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]:
+    c = create_client(server.url)
+    try:
+        yield c
+    finally:
+        await c.aclose()
+
+
+def dead_url() -> str:
+    return f"redis://127.0.0.1:{free_port()}"
+
+
+def pykue_records(caplog: pytest.LogCaptureFixture, level: int) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "pykue" and r.levelno == level]
+
+
+async def test_explicit_url_wins_without_probing(server: RedisServer, data_dir: Path) -> None:
+    settings = Settings(url="redis://127.0.0.1:1", probe_url=server.url, data_dir=data_dir)
+    assert await resolve_url(settings) == "redis://127.0.0.1:1"
+
+
+async def test_probe_is_used_when_it_answers(server: RedisServer, data_dir: Path) -> None:
+    settings = Settings(probe_url=server.url, data_dir=data_dir)
+    assert await resolve_url(settings) == server.url
+    started = await asyncio.to_thread(data_dir.exists)
+    assert not started, "the embedded server must not start when the probe answers"
+
+
+async def test_dead_probe_falls_back_to_the_embedded_server(data_dir: Path) -> None:
+    url = await resolve_url(Settings(probe_url=dead_url(), data_dir=data_dir))
+    assert url.startswith("unix://")
+    assert url.endswith(f"{data_dir}/redis.sock")
+    client = create_client(url)
+    try:
+        assert await client.ping()
+        assert await client.config_get("appendonly") == {"appendonly": "yes"}
+    finally:
+        await client.aclose()
+    # A second resolution finds the running server instead of starting another.
+    assert await resolve_url(Settings(probe_url=dead_url(), data_dir=data_dir)) == url
+
+
+async def test_no_server_and_embedded_disabled_says_how_to_configure(data_dir: Path) -> None:
+    settings = Settings(probe_url=dead_url(), embedded=False, data_dir=data_dir)
+    started = time.monotonic()
+    with pytest.raises(ConnectionFailed) as caught:
+        await resolve_url(settings)
+    assert time.monotonic() - started < 2
+    message = str(caught.value)
+    for hint in ("REDIS_URL=redis://", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"):
+        assert hint in message
+    assert "PYKUE_EMBEDDED" in message
+    assert "\n" not in message
+    assert not await asyncio.to_thread(data_dir.exists)
+
+
+async def test_probe_of_a_password_protected_server_is_reported(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The password is set after start: RedisServer.wait_ready pings without one.
+    locked = RedisServer.start()
+    try:
+        with redis.Redis(port=locked.port) as admin:
+            admin.config_set("requirepass", "s3cret")
+        settings = Settings(probe_url=locked.url, embedded=False, data_dir=data_dir)
+        with pytest.raises(ConnectionFailed):
+            await resolve_url(settings)
+    finally:
+        locked.stop()
+    (warning,) = pykue_records(caplog, logging.WARNING)
+    assert "requires a password" in warning.getMessage()
+
+
+async def test_client_returns_bytes(client: redis.asyncio.Redis) -> None:
+    await client.set("pykue-test-connection-bytes", "é")
+    try:
+        assert await client.get("pykue-test-connection-bytes") == "é".encode()
+    finally:
+        await client.delete("pykue-test-connection-bytes")
+
+
+async def test_client_reconnects_after_a_restart(private_server: RedisServer) -> None:
+    client = create_client(private_server.url)
+    try:
+        assert await client.set("k", "before")
+        private_server.kill()
+        private_server.restart()
+        assert await client.ping()
+        assert await client.get("k") is None  # the killed server kept nothing
+    finally:
+        await client.aclose()
+
+
+async def test_client_rides_out_a_short_outage(private_server: RedisServer) -> None:
+    client = create_client(private_server.url)
+    try:
+        assert await client.ping()
+        private_server.kill()
+        restart = threading.Timer(0.3, private_server.restart)
+        restart.start()
+        try:
+            # Issued while nothing listens: the retries must carry it past the restart.
+            assert await client.set("k", "after")
+        finally:
+            restart.join()
+        assert await client.get("k") == b"after"
+    finally:
+        await client.aclose()
+
+
+def test_sync_client_reconnects_after_a_restart(private_server: RedisServer) -> None:
+    client = create_sync_client(private_server.url)
+    try:
+        assert client.ping()
+        private_server.kill()
+        private_server.restart()
+        assert client.set("k", "v")
+        assert client.get("k") == b"v"
+    finally:
+        client.close()
+
+
+async def test_a_dead_server_fails_in_bounded_time() -> None:
+    client = create_client(dead_url())
+    started = time.monotonic()
+    try:
+        with pytest.raises(redis.ConnectionError):
+            await client.ping()
+    finally:
+        await client.aclose()
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize("factory", [create_client, create_sync_client])
+@pytest.mark.parametrize(
+    "url", ["http://user:s3cret@host:1", "redis://:s3cret@host:port", "redis+sentinel://:s3cret@h"]
+)
+def test_bad_url_is_refused_without_showing_the_password(factory: object, url: str) -> None:
+    assert callable(factory)
+    with pytest.raises(ConnectionFailed) as caught:
+        factory(url)
+    assert "s3cret" not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+async def test_check_server_is_quiet_with_noeviction(
+    client: redis.asyncio.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    info = await check_server(client)
+    assert info == ServerInfo(version=info.version, maxmemory_policy="noeviction")
+    assert info.version >= (6, 2)
+    assert pykue_records(caplog, logging.WARNING) == []
+
+
+async def test_check_server_warns_about_eviction(
+    client: redis.asyncio.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    await client.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        info = await check_server(client)
+    finally:
+        await client.config_set("maxmemory-policy", "noeviction")
+    assert info.maxmemory_policy == "allkeys-lru"
+    (warning,) = pykue_records(caplog, logging.WARNING)
+    message = warning.getMessage()
+    assert "allkeys-lru" in message
+    assert "set maxmemory-policy noeviction" in message
+    assert "loses jobs" in message
+
+
+async def test_check_server_without_config_command(caplog: pytest.LogCaptureFixture) -> None:
+    # Managed services disable CONFIG; the policy must then come from INFO memory.
+    managed = RedisServer.start(
+        extra=("--rename-command", "CONFIG", "", "--maxmemory-policy", "volatile-lru")
+    )
+    client = create_client(managed.url)
+    try:
+        info = await check_server(client)
+    finally:
+        await client.aclose()
+        managed.stop()
+    assert info.maxmemory_policy == "volatile-lru"
+    assert len(pykue_records(caplog, logging.WARNING)) == 1
+
+
+async def test_resolved_clients_see_each_others_writes(data_dir: Path) -> None:
+    url = await resolve_url(Settings(probe_url=dead_url(), data_dir=data_dir))
+    writer, reader = create_client(url), create_sync_client(url)
+    try:
+        await writer.set("shared", "yes")
+        assert await asyncio.to_thread(reader.get, "shared") == b"yes"
+    finally:
+        await writer.aclose()
+        reader.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("7.2.4", (7, 2, 4)),
+        ("6.2.14", (6, 2, 14)),
+        ("255.255.255", (255, 255, 255)),
+        ("8.0-rc1", (8,)),
+        ("", ()),
+    ],
+)
+def test_parse_version(text: str, version: tuple[int, ...]) -> None:
+    assert parse_version(text) == version

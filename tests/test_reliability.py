@@ -1,0 +1,113 @@
+"""Crashes and outages: a SIGKILLed worker, a restarted Redis, a cut event connection."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from pykue import JobState, Queue
+from tests.helpers import RedisServer
+from tests.test_worker import running
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_sigkilled_worker_loses_no_job(redis_url: str, prefix: str) -> None:
+    q = Queue(url=redis_url, prefix=prefix, lease=1.0)
+    await q.connect()
+    started: set[int] = set()
+    all_started = asyncio.Event()
+    jobs = []
+    for n in range(5):
+        job = q.create("crashy", {"n": n})
+
+        def on_progress(pct: int, data: Any, job_id: int = n) -> None:
+            started.add(job_id)
+            if len(started) == 5:
+                all_started.set()
+
+        job.on("progress", on_progress)
+        jobs.append(await job.save())
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
+    program = str(ROOT / "tests/programs/hanging_worker.py")
+    proc = await asyncio.create_subprocess_exec(sys.executable, program, redis_url, prefix, env=env)
+    try:
+        await asyncio.wait_for(all_started.wait(), 30)
+        assert (await q.counts())["active"] == 5
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(proc.wait(), 10)
+
+    @q.process("crashy", concurrency=5)
+    async def handler(job: Any) -> str:
+        return f"recovered {job.data['n']}"
+
+    try:
+        async with running(q):
+            results = [await job.wait(30) for job in jobs]
+        assert results == [f"recovered {n}" for n in range(5)]
+        counts = await q.counts()
+        assert counts == {"inactive": 0, "active": 0, "complete": 5, "failed": 0, "delayed": 0}
+        for job in jobs:
+            stored = await q.get_job(job.job_id)
+            assert (stored.stalls, stored.state) == (1, JobState.COMPLETE)
+    finally:
+        await q.close()
+
+
+async def test_worker_rides_out_a_redis_restart() -> None:
+    server = RedisServer.start()
+    q = Queue(url=server.url, prefix="restart", lease=1.0)
+    try:
+
+        @q.process("work")
+        async def handler(job: Any) -> int:
+            return int(job.data["n"]) + 1
+
+        async with running(q) as worker:
+            assert await (await q.create("work", {"n": 1}).save()).wait(10) == 2
+            server.kill()
+            await asyncio.sleep(0.5)  # the outage itself: the worker must live through it
+            assert not worker.done()
+            server.restart()
+            job = await q.create("work", {"n": 41}).save()
+            assert await job.wait(20) == 42
+            assert not worker.done()
+    finally:
+        await q.close()
+        server.stop()
+
+
+async def test_event_listener_resumes_after_its_connection_is_cut(
+    queue: Queue, raw: redis.Redis
+) -> None:
+    halfway = asyncio.Event()
+    cut_done = asyncio.Event()
+
+    @queue.process("steps")
+    async def handler(job: Any) -> str:
+        for step in range(1, 11):
+            await job.progress(step, 20)
+        halfway.set()
+        await cut_done.wait()
+        for step in range(11, 21):
+            await job.progress(step, 20)
+        return "done"
+
+    seen: list[int] = []
+    job = queue.create("steps", {})
+    job.on("progress", lambda pct, data: seen.append(pct))
+    await job.save()
+    async with running(queue):
+        await asyncio.wait_for(halfway.wait(), 10)
+        killed = raw.client_kill_filter(_type="normal", skipme=True)
+        assert killed >= 1
+        cut_done.set()
+        assert await job.wait(20) == "done"
+    assert seen == [step * 5 for step in range(1, 21)]

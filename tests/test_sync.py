@@ -1,0 +1,100 @@
+"""pykue.sync: the producer/admin API from plain threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from pykue import JobFailed, JobNotFound, Queue
+from pykue.sync import Queue as SyncQueue
+from tests.helpers import assert_invariants, delete_prefix
+
+
+@pytest.fixture
+def sync_queue(redis_url: str, prefix: str, raw: redis.Redis) -> Iterator[SyncQueue]:
+    q = SyncQueue(redis_url, prefix=prefix)
+    try:
+        yield q
+    finally:
+        q.close()
+        assert_invariants(raw, prefix)
+        delete_prefix(raw, prefix)
+
+
+def test_sync_producer_and_admin_from_many_threads(sync_queue: SyncQueue) -> None:
+    ids: list[int] = []
+    lock = threading.Lock()
+
+    def produce(n: int) -> None:
+        for i in range(10):
+            job = sync_queue.create("email", {"n": n, "i": i}).save()
+            with lock:
+                ids.append(job.id)
+
+    threads = [threading.Thread(target=produce, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(ids) == list(range(1, 41))
+    assert sync_queue.counts()["inactive"] == 40
+    assert sync_queue.counts("email")["inactive"] == 40
+    assert sync_queue.types() == ["email"]
+    listed = sync_queue.jobs("inactive", start=0, stop=4)
+    assert [j.id for j in listed] == [1, 2, 3, 4, 5]
+    assert sync_queue.get_job(3).data["i"] in range(10)
+    sync_queue.remove(3)
+    with pytest.raises(JobNotFound):
+        sync_queue.get_job(3)
+    assert sync_queue.pause("email") is True
+    assert sync_queue.resume("email") is True
+
+
+def test_sync_wait_for_jobs_processed_by_an_async_worker(
+    sync_queue: SyncQueue, redis_url: str, prefix: str
+) -> None:
+    worker = Queue(url=redis_url, prefix=prefix)
+
+    @worker.process("calc", concurrency=2)
+    async def handler(job: Any) -> int:
+        if job.data["x"] < 0:
+            raise ValueError("negative")
+        return int(job.data["x"]) * 10
+
+    stop = threading.Event()
+
+    def run_worker() -> None:
+        async def main() -> None:
+            task = asyncio.create_task(worker.run(handle_signals=False))
+            await asyncio.to_thread(stop.wait)
+            await worker.shutdown()
+            await task
+            await worker.close()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run_worker)
+    thread.start()
+    try:
+        progress: list[int] = []
+        job = sync_queue.create("calc", {"x": 4})
+        job.on("complete", lambda result: progress.append(result))
+        job.save()
+        assert job.wait(timeout=10) == 40
+        bad = sync_queue.create("calc", {"x": -1}).save()
+        with pytest.raises(JobFailed, match="negative"):
+            bad.wait(timeout=10)
+        assert sync_queue.get_job(bad.id).refresh().state.value == "failed"
+        assert sync_queue.get_errors(bad.id)[0]["error"] == "negative"
+        sync_queue.retry(bad.id)
+        with pytest.raises(JobFailed):
+            sync_queue.get_job(bad.id).wait(timeout=10)
+    finally:
+        stop.set()
+        thread.join(20)
+    assert progress == [40]

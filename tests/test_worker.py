@@ -1,0 +1,433 @@
+"""Processing: events, priorities, delays, retries, TTL, concurrency, leases, stalls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis
+
+from pykue import JobFailed, JobState, LeaseLost, Queue
+from pykue.keys import Keys
+from pykue.runner import ThreadJob
+
+
+@contextlib.asynccontextmanager
+async def running(queue: Queue) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(queue.run(handle_signals=False))
+    try:
+        yield task
+    finally:
+        await queue.shutdown(timeout=5)
+        await task
+
+
+async def test_events_arrive_in_order_progress_then_complete(queue: Queue) -> None:
+    @queue.process("notify", concurrency=2)
+    async def handler(job: Any) -> dict[str, bool]:
+        await job.progress(0, 100)
+        await job.progress(50, 100, {"step": "sent"})
+        return {"ok": True}
+
+    seen: list[tuple[Any, ...]] = []
+    job = queue.create("notify", {"phone": "1"})
+    job.on("enqueue", lambda: seen.append(("enqueue",)))
+    job.on("start", lambda: seen.append(("start",)))
+    job.on("progress", lambda pct, data: seen.append(("progress", pct, data)))
+
+    async def on_complete(result: Any) -> None:  # async callbacks are awaited in order
+        seen.append(("complete", result))
+
+    job.on("complete", on_complete)
+    await job.save()
+    async with running(queue):
+        assert await job.wait(timeout=10) == {"ok": True}
+        await asyncio.sleep(0)  # let the reader finish the callback it is running
+    assert seen == [
+        ("enqueue",), ("start",), ("progress", 0, None), ("progress", 50, {"step": "sent"}),
+        ("complete", {"ok": True}),
+    ]  # fmt: skip
+    stored = await queue.get_job(job.job_id)
+    assert (stored.state, stored.percent, stored.result) == (JobState.COMPLETE, 50, {"ok": True})
+    assert stored.attempts_made == 1
+
+
+async def test_listener_added_after_save_still_sees_every_event(queue: Queue) -> None:
+    @queue.process("notify")
+    async def handler(job: Any) -> int:
+        await job.progress(30)
+        return 7
+
+    async with running(queue):
+        first = await queue.create("notify", {}).save()
+        assert await first.wait(10) == 7  # the reader is now past the next job's start
+        job = await queue.create("notify", {}).save()
+        await job.wait(10)
+        seen: list[Any] = []
+        done = asyncio.Event()
+        job.on("progress", lambda pct, data: seen.append(pct))
+        job.on("complete", lambda result: (seen.append(result), done.set()))
+        await asyncio.wait_for(done.wait(), 10)
+    assert seen == [30, 7]
+
+
+async def test_wait_on_a_job_fetched_later(queue: Queue) -> None:
+    @queue.process("calc")
+    async def handler(job: Any) -> int:
+        return int(job.data["x"]) * 2
+
+    job = await queue.create("calc", {"x": 21}).save()
+    async with running(queue):
+        fetched = await queue.get_job(job.job_id)
+        assert await fetched.wait(10) == 42
+        assert await (await queue.get_job(job.job_id)).wait(10) == 42  # already complete
+
+
+async def test_priorities_then_fifo(queue: Queue) -> None:
+    order: list[str] = []
+
+    @queue.process("p", concurrency=1)
+    async def handler(job: Any) -> None:
+        order.append(job.data["name"])
+
+    specs = [("low1", "low"), ("n1", "normal"), ("crit", "critical"), ("n2", "normal"),
+             ("high", "high"), ("low2", "low"), ("n3", 0), ("med", "medium")]  # fmt: skip
+    jobs = [await queue.create("p", {"name": n}, priority=p).save() for n, p in specs]
+    async with running(queue):
+        for job in jobs:
+            await job.wait(10)
+    assert order == ["crit", "high", "med", "n1", "n2", "n3", "low1", "low2"]
+
+
+async def test_delay_is_honoured_by_redis_time(queue: Queue) -> None:
+    @queue.process("later")
+    async def handler(job: Any) -> str:
+        return "done"
+
+    async with running(queue):
+        job = await queue.create("later", {}, delay=0.6).save()
+        now_job = await queue.create("later", {}).save()
+        assert await now_job.wait(10) == "done"
+        assert (await queue.get_job(job.job_id)).state is JobState.DELAYED
+        assert await job.wait(10) == "done"
+    stored = await queue.get_job(job.job_id)
+    assert stored.started_at is not None
+    assert stored.created_at is not None
+    assert stored.started_at - stored.created_at >= 600
+
+
+async def test_retries_with_backoff_then_failed_with_last_error(queue: Queue) -> None:
+    calls: list[int] = []
+
+    @queue.process("flaky")
+    async def handler(job: Any) -> None:
+        calls.append(job.attempts_made)
+        raise RuntimeError(f"boom {len(calls)}")
+
+    attempts: list[tuple[str, int]] = []
+    job = queue.create("flaky", {}, attempts=3, backoff={"type": "exponential", "delay": 0.1})
+    job.on("failed attempt", lambda error, made: attempts.append((error, made)))
+    await job.save()
+    async with running(queue):
+        with pytest.raises(JobFailed, match="boom 3") as info:
+            await job.wait(10)
+    assert info.value.error == "boom 3"
+    assert calls == [0, 1, 2]
+    assert attempts == [("boom 1", 1), ("boom 2", 2)]
+    stored = await queue.get_job(job.job_id)
+    assert (stored.state, stored.attempts_made, stored.error) == (JobState.FAILED, 3, "boom 3")
+    errors = await queue.get_errors(job.job_id)
+    assert [e["error"] for e in errors] == ["boom 1", "boom 2", "boom 3"]
+    assert all("RuntimeError" in e["traceback"] for e in errors)
+    assert [e["attempt"] for e in errors] == [1, 2, 3]
+
+
+async def test_backoff_puts_the_job_in_delayed_between_attempts(
+    queue: Queue, raw: redis.Redis, prefix: str
+) -> None:
+    gate = asyncio.Event()
+
+    @queue.process("slow-retry")
+    async def handler(job: Any) -> str:
+        if job.attempts_made == 0:
+            raise ValueError("first try fails")
+        return "second try"
+
+    job = queue.create("slow-retry", {}, attempts=2, backoff={"type": "fixed", "delay": 30})
+    job.on("failed attempt", lambda error, made: gate.set())
+    await job.save()
+    async with running(queue):
+        await asyncio.wait_for(gate.wait(), 10)
+        stored = await queue.get_job(job.job_id)
+        assert stored.state is JobState.DELAYED
+        assert stored.run_at is not None
+        assert stored.updated_at is not None
+        assert stored.run_at - stored.updated_at == 30_000
+        # pull the run-at in, as if 30 s had passed, and the retry runs
+        raw.zadd(Keys(prefix).state("delayed"), {str(job.id): 0})
+        assert await job.wait(10) == "second try"
+
+
+async def test_retry_moves_a_failed_job_back_with_attempts_reset(queue: Queue) -> None:
+    outcomes = iter([RuntimeError("no"), "yes"])
+
+    @queue.process("once")
+    async def handler(job: Any) -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    job = await queue.create("once", {}).save()
+    async with running(queue):
+        with pytest.raises(JobFailed):
+            await job.wait(10)
+        await job.retry()
+        assert (await queue.get_job(job.job_id)).attempts_made == 0
+        fetched = await queue.get_job(job.job_id)
+        assert await fetched.wait(10) == "yes"
+
+
+async def test_ttl_fails_an_attempt_that_runs_too_long(queue: Queue) -> None:
+    release = asyncio.Event()
+
+    @queue.process("stuck")
+    async def handler(job: Any) -> None:
+        await release.wait()  # never set: only the TTL ends this
+
+    job = await queue.create("stuck", {}, ttl=0.2).save()
+    async with running(queue):
+        with pytest.raises(JobFailed, match="TTL exceeded"):
+            await job.wait(10)
+
+
+async def test_concurrency_is_never_exceeded(queue: Queue) -> None:
+    active = 0
+    peak = 0
+    reached = asyncio.Event()
+    gate = asyncio.Event()
+
+    @queue.process("busy", concurrency=3)
+    async def handler(job: Any) -> None:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        if active == 3:
+            reached.set()
+        await gate.wait()
+        await asyncio.sleep(0)
+        active -= 1
+
+    jobs = [await queue.create("busy", {"n": n}).save() for n in range(12)]
+    async with running(queue):
+        await asyncio.wait_for(reached.wait(), 10)
+        counts = await queue.counts("busy")
+        assert (counts["active"], counts["inactive"]) == (3, 9)
+        gate.set()
+        for job in jobs:
+            await job.wait(10)
+    assert peak == 3
+
+
+async def test_sync_def_handler_runs_in_a_thread_with_plain_progress(queue: Queue) -> None:
+    import threading
+
+    threads: list[str] = []
+
+    @queue.process("sync")
+    def handler(job: ThreadJob) -> str:
+        threads.append(threading.current_thread().name)
+        job.progress(50, 100, {"half": True})
+        job.log("working on %s", job.data["x"])
+        return f"got {job.data['x']}"
+
+    progress: list[int] = []
+    job = queue.create("sync", {"x": "it"})
+    job.on("progress", lambda pct, data: progress.append(pct))
+    await job.save()
+    async with running(queue):
+        assert await job.wait(10) == "got it"
+    assert threads
+    assert threads[0] != threading.current_thread().name
+    assert progress == [50]
+    assert await queue.get_log(job.job_id) == ["working on it"]
+
+
+async def test_result_that_is_not_json_fails_the_attempt(queue: Queue) -> None:
+    @queue.process("weird")
+    async def handler(job: Any) -> object:
+        return object()
+
+    job = await queue.create("weird", {}).save()
+    async with running(queue):
+        with pytest.raises(JobFailed, match="not JSON-serialisable"):
+            await job.wait(10)
+
+
+async def test_lease_is_renewed_for_a_job_longer_than_the_lease(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    q = Queue(url=redis_url, prefix=prefix, lease=0.3, max_stalls=0)
+    try:
+
+        @q.process("long")
+        async def handler(job: Any) -> str:
+            await asyncio.sleep(1.2)  # the work itself: four leases long
+            return "finished"
+
+        job = await q.create("long", {}).save()
+        async with running(q):
+            assert await job.wait(10) == "finished"
+        assert (await q.get_job(job.job_id)).stalls == 0
+    finally:
+        await q.close()
+        from tests.helpers import assert_invariants, delete_prefix
+
+        assert_invariants(raw, prefix)
+        delete_prefix(raw, prefix)
+
+
+async def claim_by_ghost(queue: Queue, job_type: str) -> tuple[int, int]:
+    """Claim one job as a worker that then dies (never acks, never renews)."""
+    reply = await queue.call("claim", job_type, 1, "ghost", int(queue.lease * 1000))
+    job_id, flat = reply[3]
+    fields = dict(zip(flat[::2], flat[1::2], strict=True))
+    return int(job_id), int(fields[b"token"])
+
+
+async def test_stalled_job_returns_to_inactive_and_runs_again(queue: Queue) -> None:
+    ran: list[str] = []
+
+    @queue.process("work")
+    async def handler(job: Any) -> str:
+        ran.append(job.worker)
+        return "ok"
+
+    job = await queue.create("work", {}).save()
+    ghost_id, ghost_token = await claim_by_ghost(queue, "work")
+    assert ghost_id == job.id
+    stalled = asyncio.Event()
+    queue.on("job stalled", lambda job_id, job_type: stalled.set())
+    async with running(queue):
+        assert await job.wait(10) == "ok"
+        await asyncio.wait_for(stalled.wait(), 10)
+    stored = await queue.get_job(job.job_id)
+    assert stored.stalls == 1
+    assert ran
+    assert ran[0] != "ghost"
+    # the dead worker's late ack is refused by the fencing token: still complete, once
+    reply = await queue.call("complete", ghost_id, ghost_token, b'"late"', "")
+    assert int(reply[0]) == -2
+    assert (await queue.get_job(job.job_id)).result == "ok"
+
+
+async def test_job_fails_after_too_many_stalls(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    q = Queue(url=redis_url, prefix=prefix, lease=0.2, max_stalls=0)
+    try:
+
+        @q.process("other")
+        async def handler(job: Any) -> None:
+            return None
+
+        job = await q.create("doomed", {}).save()
+        await claim_by_ghost(q, "doomed")
+        async with running(q):  # its sweep finds the expired lease
+            with pytest.raises(JobFailed, match="job stalled more than allowable limit"):
+                await job.wait(10)
+        errors = await q.get_errors(job.job_id)
+        assert errors[-1]["error"] == "job stalled more than allowable limit"
+    finally:
+        await q.close()
+        from tests.helpers import assert_invariants, delete_prefix
+
+        assert_invariants(raw, prefix)
+        delete_prefix(raw, prefix)
+
+
+async def test_progress_from_a_worker_that_lost_its_lease_is_refused(queue: Queue) -> None:
+    from pykue import JobNotFound
+
+    removed = await queue.create("work", {}).save()
+    _, token = await claim_by_ghost(queue, "work")
+    await removed.remove()
+    removed.token = token
+    with pytest.raises(JobNotFound):
+        await removed.progress(10)
+
+    fenced = await queue.create("work", {}).save()
+    _, token = await claim_by_ghost(queue, "work")
+    fenced.token = token - 1  # an earlier claim's token
+    with pytest.raises(LeaseLost):
+        await fenced.progress(10)
+    fenced.token = token
+    await fenced.progress(10)
+    assert (await queue.get_job(fenced.job_id)).percent == 10
+    await fenced.remove()
+
+
+async def test_pause_stops_claims_and_resume_restarts(queue: Queue) -> None:
+    @queue.process("pausable")
+    async def handler(job: Any) -> str:
+        return "ran"
+
+    assert await queue.pause("pausable") is True
+    assert await queue.pause("pausable") is False
+    job = await queue.create("pausable", {}).save()
+    async with running(queue):
+        with pytest.raises(TimeoutError):
+            await job.wait(0.5)  # paused: nothing may claim it
+        assert (await queue.get_job(job.job_id)).state is JobState.INACTIVE
+        assert await queue.resume("pausable") is True
+        assert await job.wait(10) == "ran"
+
+
+async def test_remove_on_complete_policies(queue: Queue, raw: redis.Redis, prefix: str) -> None:
+    @queue.process("tidy", concurrency=1)
+    async def handler(job: Any) -> int:
+        return int(job.data["n"])
+
+    gone = await queue.create("tidy", {"n": 0}, remove_on_complete=True).save()
+    keep = [await queue.create("tidy", {"n": n}, remove_on_complete=2).save() for n in (1, 2, 3)]
+    async with running(queue):
+        assert await gone.wait(10) == 0
+        for job in keep:
+            await job.wait(10)
+    from tests.helpers import job_ids
+
+    assert job_ids(raw, prefix) == {keep[1].id, keep[2].id}
+    assert raw.hlen(Keys(prefix).unique) == 0
+
+
+async def test_queue_wide_events(queue: Queue) -> None:
+    @queue.process("qe")
+    async def handler(job: Any) -> str:
+        if job.data.get("fail"):
+            raise ValueError("nope")
+        await job.progress(1, 2)
+        return "fine"
+
+    await queue.connect()
+    seen: list[tuple[Any, ...]] = []
+    done = asyncio.Event()
+    queue.on("job progress", lambda i, pct, data: seen.append(("progress", i, pct)))
+    queue.on("job complete", lambda i, result: seen.append(("complete", i, result)))
+
+    def failed(i: int, error: str) -> None:
+        seen.append(("failed", i, error))
+        done.set()
+
+    queue.on("job failed", failed)
+    ok = await queue.create("qe", {}).save()
+    bad = await queue.create("qe", {"fail": True}).save()
+    async with running(queue):
+        await asyncio.wait_for(done.wait(), 10)
+    assert seen == [
+        ("progress", ok.id, 50),
+        ("complete", ok.id, "fine"),
+        ("failed", bad.id, "nope"),
+    ]
