@@ -104,7 +104,7 @@ def test_starts_a_durable_server_once_and_logs_one_line(
 
     started = [r for r in caplog.records if r.name == "pykue"]
     assert len(started) == 1
-    assert started[0].levelno == logging.INFO
+    assert started[0].levelno == logging.WARNING
     message = started[0].getMessage()
     assert f"pid {pid}" in message
     assert str(data_dir) in message

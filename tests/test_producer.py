@@ -158,7 +158,7 @@ async def test_jobs_listing_by_state_type_range_and_order(queue: Queue) -> None:
     assert [j.id for j in listed] == ids
     desc = await queue.jobs("inactive", start=0, stop=1, order="desc")
     assert [j.id for j in desc] == ids[::-1][:2]
-    only_a = await queue.jobs("inactive", job_type="a")
+    only_a = await queue.jobs("inactive", type="a")
     assert [j.data["n"] for j in only_a] == [1, 3, 5]
     everything = await queue.jobs(None, start=1, stop=2)
     assert [j.id for j in everything] == ids[1:3]

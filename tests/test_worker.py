@@ -204,6 +204,17 @@ async def test_ttl_fails_an_attempt_that_runs_too_long(queue: Queue) -> None:
             await job.wait(10)
 
 
+async def test_a_timeout_raised_by_the_handler_is_its_own_error(queue: Queue) -> None:
+    @queue.process("slow-call")
+    async def handler(job: Any) -> None:
+        raise TimeoutError("upstream did not answer")
+
+    job = await queue.create("slow-call", {}, ttl=30).save()
+    async with running(queue):
+        with pytest.raises(JobFailed, match="upstream did not answer"):
+            await job.wait(10)
+
+
 async def test_concurrency_is_never_exceeded(queue: Queue) -> None:
     active = 0
     peak = 0

@@ -94,7 +94,7 @@ def ensure_embedded(data_dir: Path | None = None) -> str:
         if _server_info(sock) is not None:
             return socket_url(directory)
         pid = _start(directory)
-        logger.info(
+        logger.warning(
             "pykue: started embedded redis-server (pid %s) with data in %s; stop it with %s",
             pid,
             directory,

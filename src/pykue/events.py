@@ -11,7 +11,6 @@ connection the reader resumes from the last id it read, so nothing is skipped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -19,9 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .aio import TRANSIENT, Backoff, cancel_all
 from .errors import JobFailed, JobNotFound
 from .job import Callback, Job, loads
 
@@ -162,7 +160,7 @@ class EventReader:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="pykue-events")
 
     async def _run(self) -> None:
-        delay = 0.05
+        backoff = Backoff()
         while True:
             try:
                 if self._client is None:
@@ -175,11 +173,12 @@ class EventReader:
                 reply: Any = await self._client.xread(
                     {self._stream: self._position}, count=1000, block=BLOCK_MS
                 )
-                delay = 0.05
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                log.warning("pykue: event stream read failed (%s); retrying in %.2fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                backoff.reset()
+            except TRANSIENT as exc:
+                log.warning(
+                    "pykue: event stream read failed (%s); retrying in %.2fs", exc, backoff.current
+                )
+                await backoff.sleep()
                 continue
             for _stream, entries in reply or ():
                 for raw_id, fields in entries:
@@ -206,15 +205,14 @@ class EventReader:
 
     async def _replay(self, watch: Watch, after: str, upto: str) -> None:
         """Deliver this watch's events in (after, upto], which the reader read before it came."""
-        delay = 0.05
+        backoff = Backoff()
         while True:
             try:
                 assert self._client is not None
                 entries: Any = await self._client.xrange(self._stream, min="(" + after, max=upto)
                 break
-            except (RedisConnectionError, RedisTimeoutError, OSError):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+            except TRANSIENT:
+                await backoff.sleep()
         try:
             for _raw_id, fields in entries:
                 raw_job = fields.get(b"id")
@@ -227,11 +225,7 @@ class EventReader:
             watch.replayed.set()
 
     async def close(self) -> None:
-        for task in (self._task, *self._replays):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_all([t for t in (self._task, *self._replays) if t is not None])
         self._task = None
         if self._client is not None:
             await self._client.aclose()

@@ -239,8 +239,9 @@ class Queue:
         raw = await self.client.lrange(self.keys.errors(job_id), 0, -1)
         return [loads(item) for item in raw]
 
-    async def counts(self, job_type: str | None = None) -> dict[str, int]:
+    async def counts(self, type: str | None = None) -> dict[str, int]:
         """Number of jobs per state, for all types or one."""
+        job_type = type
         if job_type is not None:
             check_name("job type", job_type)
         await self._ensure()
@@ -264,7 +265,7 @@ class Queue:
         self,
         state: str | JobState | None = None,
         *,
-        job_type: str | None = None,
+        type: str | None = None,
         start: int = 0,
         stop: int = 99,
         order: str = "asc",
@@ -282,6 +283,7 @@ class Queue:
         if stop < start or stop - start >= PAGE_LIMIT:
             raise InvalidJob(f"range {start}..{stop} must be ascending and hold <= {PAGE_LIMIT}")
         states = STATES if state is None else (parse_state(state).value,)
+        job_type = type
         if job_type is not None:
             check_name("job type", job_type)
         await self._ensure()

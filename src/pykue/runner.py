@@ -11,6 +11,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from .aio import cancel_all
+
 if TYPE_CHECKING:
     from .job import Job
 
@@ -45,8 +47,12 @@ def is_async(handler: Handler) -> bool:
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(target)
 
 
+class TTLExceeded(Exception):
+    """The handler ran past the job's TTL (kept apart from TimeoutErrors it raises itself)."""
+
+
 async def run_handler(handler: Handler, job: Job, ttl: float | None) -> Any:
-    """Run ``handler(job)`` and return its result; TimeoutError when ``ttl`` passes first.
+    """Run ``handler(job)`` and return its result; TTLExceeded when ``ttl`` passes first.
 
     A thread cannot be killed: after a TTL the thread of a ``def`` handler runs on,
     but its result is ignored and the attempt has already failed.
@@ -57,4 +63,12 @@ async def run_handler(handler: Handler, job: Job, ttl: float | None) -> Any:
         work = asyncio.to_thread(handler, ThreadJob(job, asyncio.get_running_loop()))
     if ttl is None:
         return await work
-    return await asyncio.wait_for(work, ttl)
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=ttl)
+    finally:
+        if not task.done():
+            await cancel_all([task])
+    if not done:
+        raise TTLExceeded(ttl)
+    return task.result()

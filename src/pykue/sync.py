@@ -115,8 +115,8 @@ class Queue:
     def get_errors(self, job_id: int) -> list[dict[str, Any]]:
         return self.run(self.queue.get_errors(job_id))
 
-    def counts(self, job_type: str | None = None) -> dict[str, int]:
-        return self.run(self.queue.counts(job_type))
+    def counts(self, type: str | None = None) -> dict[str, int]:
+        return self.run(self.queue.counts(type))
 
     def types(self) -> list[str]:
         return self.run(self.queue.types())
@@ -125,14 +125,12 @@ class Queue:
         self,
         state: str | JobState | None = None,
         *,
-        job_type: str | None = None,
+        type: str | None = None,
         start: int = 0,
         stop: int = 99,
         order: str = "asc",
     ) -> list[SyncJob]:
-        found = self.run(
-            self.queue.jobs(state, job_type=job_type, start=start, stop=stop, order=order)
-        )
+        found = self.run(self.queue.jobs(state, type=type, start=start, stop=stop, order=order))
         return [SyncJob(self, job) for job in found]
 
     def remove(self, job_id: int) -> None:

@@ -22,19 +22,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .aio import TRANSIENT, Backoff, cancel_all
 from .errors import JobNotFound, LeaseLost, raise_for_code
 from .job import Job, backoff_delay, dumps, encode_remove_policy
-from .runner import Handler, run_handler
+from .runner import Handler, TTLExceeded, run_handler
 
 if TYPE_CHECKING:
     from .queue import Queue
 
 log = logging.getLogger("pykue")
-TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
 IDLE_BLOCK = 5.0  # longest BLPOP: a safety net only, wake-ups come from markers
 
 
@@ -43,20 +41,6 @@ class Running:
     job: Job
     task: asyncio.Task[None]
     lost: bool = False
-
-
-class Backoff:
-    """Growing pause between attempts while Redis is unreachable."""
-
-    def __init__(self, first: float = 0.05, cap: float = 2.0) -> None:
-        self.first, self.cap, self.current = first, cap, first
-
-    async def sleep(self) -> None:
-        await asyncio.sleep(self.current)
-        self.current = min(self.current * 2, self.cap)
-
-    def reset(self) -> None:
-        self.current = self.first
 
 
 class Worker:
@@ -85,9 +69,7 @@ class Worker:
             await self.stopping.wait()
             await self.drain(self.drain_timeout)
         finally:
-            for task in self.loops:
-                task.cancel()
-            await asyncio.gather(*self.loops, return_exceptions=True)
+            await cancel_all(self.loops)
             await self.blocker.aclose()
             self.stopped.set()
 
@@ -109,11 +91,11 @@ class Worker:
         pending = [r.task for r in self.running.values()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
-        for entry in list(self.running.values()):
+        unfinished = list(self.running.values())
+        for entry in unfinished:
             entry.lost = True
-            entry.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await entry.task
+        await cancel_all([entry.task for entry in unfinished])
+        for entry in unfinished:
             await self.ack(entry.job, "release")
 
     # -- claiming ------------------------------------------------------------------------
@@ -193,7 +175,7 @@ class Worker:
             except LeaseLost:
                 log.warning("pykue: job %s lost its lease while running; dropped", job.id)
                 return
-            except TimeoutError:
+            except TTLExceeded:
                 await self.fail(job, f"TTL exceeded: the job ran longer than {job.ttl} s", "")
                 return
             except Exception as exc:

@@ -1,0 +1,45 @@
+"""asyncio helpers shared by the worker and the event reader."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# Errors that mean "Redis is unreachable for now": ridden out with a Backoff.
+TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class Backoff:
+    """Growing pause between attempts while Redis is unreachable."""
+
+    def __init__(self, first: float = 0.05, cap: float = 2.0) -> None:
+        self.first, self.cap, self.current = first, cap, first
+
+    async def sleep(self) -> None:
+        await asyncio.sleep(self.current)
+        self.current = min(self.current * 2, self.cap)
+
+    def reset(self) -> None:
+        self.current = self.first
+
+
+async def cancel_all(tasks: Iterable[asyncio.Task[Any]], every: float = 0.5) -> None:
+    """Cancel ``tasks`` and wait until each has ended.
+
+    One cancel is not always enough: a cancellation that lands while the Redis
+    client is inside its own read timeout can come out as a timeout error, which a
+    loop riding out outages treats as transient and retries. So cancel again until
+    the task is really done.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the owner is closing, the outcome no longer matters

@@ -1,0 +1,68 @@
+"""The README's Python blocks run as written, against the private server."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+
+from tests.helpers import assert_invariants, delete_prefix
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+
+
+def run_block(code: str, redis_url: str, prefix: str) -> str:
+    env = {**os.environ, "REDIS_URL": redis_url, "PYKUE_PREFIX": prefix}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_readme_has_the_three_blocks() -> None:
+    assert len(BLOCKS) == 3
+    assert "queue.process" in BLOCKS[0]
+    assert "pykue.sync" in BLOCKS[1]
+    assert "test_mode" in BLOCKS[2]
+
+
+def test_tour_runs_as_written(redis_url: str, prefix: str, raw: redis.Redis) -> None:
+    try:
+        out = run_block(BLOCKS[0], redis_url, prefix).splitlines()
+        assert "job 1: 50% {'step': 'sent'}" in out
+        assert "result: {'ok': True}" in out
+        assert "job 2 failed: no such mailbox" in out
+        assert "['sent to a@b.c']" in out
+        assert out[-1] == "{'inactive': 0, 'active': 0, 'complete': 1, 'failed': 1, 'delayed': 0}"
+    finally:
+        assert_invariants(raw, prefix)
+        delete_prefix(raw, prefix)
+
+
+def test_sync_block_runs_as_written(redis_url: str, prefix: str, raw: redis.Redis) -> None:
+    try:
+        out = run_block(BLOCKS[1], redis_url, prefix).splitlines()
+        assert out == [
+            "1 inactive",
+            "{'inactive': 1, 'active': 0, 'complete': 0, 'failed': 0, 'delayed': 0}",
+        ]
+    finally:
+        assert_invariants(raw, prefix)
+        delete_prefix(raw, prefix)
+
+
+def test_test_mode_block_writes_nothing(redis_url: str, prefix: str, raw: redis.Redis) -> None:
+    assert run_block(BLOCKS[2], redis_url, prefix) == ""
+    assert raw.keys("{" + prefix + "}*") == []
