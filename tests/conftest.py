@@ -9,13 +9,17 @@ instead; then nothing is flushed and every test still uses its own key prefix.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
 from pykue import Queue
+from pykue.embedded import stop_embedded
 from tests.helpers import RedisServer, assert_invariants, delete_prefix
 
 
@@ -41,6 +45,19 @@ def redis_url(redis_server: RedisServer | None) -> str:
 @pytest.fixture
 def prefix() -> str:
     return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A fresh data dir for an embedded server, stopped and removed afterwards."""
+    # Not tmp_path: a unix socket path must stay under 108 bytes.
+    base = Path(tempfile.mkdtemp(prefix="pk-", dir="/tmp"))
+    directory = base / "data"
+    try:
+        yield directory
+    finally:
+        stop_embedded(directory)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -6,14 +6,32 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 
 from pykue.embedded import find_redis_server
 from pykue.keys import STATES, Keys
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(args: list[str], **env: str) -> str:
+    """Run ``python *args`` from the source tree as a user would; its stdout if it succeeds."""
+    done = subprocess.run(
+        [sys.executable, *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def free_port() -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -23,7 +21,6 @@ from pykue.connection import (
     parse_version,
     resolve_url,
 )
-from pykue.embedded import stop_embedded
 from pykue.errors import ConnectionFailed
 from tests.helpers import RedisServer, free_port
 
@@ -46,18 +43,6 @@ def private_server() -> Iterator[RedisServer]:
         yield srv
     finally:
         srv.stop()
-
-
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    # Not tmp_path: a unix socket path must stay under 108 bytes.
-    base = Path(tempfile.mkdtemp(prefix="pk-", dir="/tmp"))
-    directory = base / "data"
-    try:
-        yield directory
-    finally:
-        stop_embedded(directory)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

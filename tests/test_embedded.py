@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,18 +36,6 @@ client.set("written-by-child", sys.argv[2])
 print(client.info("server")["process_id"])
 client.close()
 """
-
-
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    # Not tmp_path: a unix socket path must stay under 108 bytes.
-    base = Path(tempfile.mkdtemp(prefix="pk-", dir="/tmp"))
-    directory = base / "data"
-    try:
-        yield directory
-    finally:
-        stop_embedded(directory)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def client_for(url: str) -> redis.Redis:

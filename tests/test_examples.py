@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from pykue.keys import Keys
-from tests.helpers import assert_invariants, delete_prefix
+from tests.helpers import ROOT, assert_invariants, delete_prefix, run_python
 
-ROOT = Path(__file__).resolve().parent.parent
 BLACKLISTED = {"4153518780", "4153518781"}
 MESSAGE = "This is the code {} to verify your account"
 # The processor's transcript in the seed (terminal 2), in job order.
@@ -42,17 +37,8 @@ def clean_prefix(raw: redis.Redis, prefix: str) -> Iterator[str]:
 
 
 def run_example(name: str, redis_url: str, prefix: str) -> list[str]:
-    env = {**os.environ, "PYKUE_PREFIX": prefix, "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / name), redis_url],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()
+    out = run_python([str(ROOT / "examples" / name), redis_url], PYKUE_PREFIX=prefix)
+    return out.splitlines()
 
 
 def test_notifications_demo_prints_the_seed_lines(

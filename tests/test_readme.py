@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import redis
 
-from tests.helpers import assert_invariants, delete_prefix
+from tests.helpers import ROOT, assert_invariants, delete_prefix, run_python
 
-ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
 
 
 def run_block(code: str, redis_url: str, prefix: str) -> str:
-    env = {**os.environ, "REDIS_URL": redis_url, "PYKUE_PREFIX": prefix}
-    env["PYTHONPATH"] = str(ROOT / "src")
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_python(["-c", code], REDIS_URL=redis_url, PYKUE_PREFIX=prefix)
 
 
 def test_readme_has_the_three_blocks() -> None:

@@ -6,16 +6,13 @@ import asyncio
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from pykue import JobState, Queue
-from tests.helpers import RedisServer
+from tests.helpers import ROOT, RedisServer
 from tests.test_worker import running
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_sigkilled_worker_loses_no_job(redis_url: str, prefix: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -442,3 +443,32 @@ async def test_queue_wide_events(queue: Queue) -> None:
         ("complete", ok.id, "fine"),
         ("failed", bad.id, "nope"),
     ]
+
+
+async def test_one_claim_takes_as_many_jobs_as_slots_in_priority_order(queue: Queue) -> None:
+    low = await queue.create("batch", {}, priority="low").save()
+    normal = [await queue.create("batch", {"n": n}).save() for n in range(3)]
+    reply = await queue.call("claim", "batch", 3, "test-worker", 60_000)
+    claimed = [int(job_id) for job_id, _fields in reply[3:]]
+    assert claimed == [job.id for job in normal]
+    counts = await queue.counts("batch")
+    assert (counts["active"], counts["inactive"]) == (3, 1)
+    assert (await queue.get_job(low.id)).state is JobState.INACTIVE
+    for job in normal:  # hand them back so the invariant check sees a tidy queue
+        stored = await queue.get_job(job.id)
+        assert stored.worker == "test-worker"
+        await queue.call("release", job.id, stored.token)
+
+
+async def test_an_idle_worker_blocks_on_its_wake_marker(queue: Queue, raw: redis.Redis) -> None:
+    @queue.process("sleepy")
+    async def handler(job: Any) -> str:
+        return "awake"
+
+    async with running(queue):
+        deadline = time.monotonic() + 10
+        while not any(c["cmd"] == "blpop" for c in raw.client_list() if c.get("flags") == "b"):
+            assert time.monotonic() < deadline, "no client ever blocked in BLPOP"
+            await asyncio.sleep(0.01)
+        job = await queue.create("sleepy", {}).save()
+        assert await job.wait(10) == "awake"
