@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from pykue import InvalidJob, InvalidName, InvalidState, JobNotFound, JobState, Queue
+from pykue.job import MAX_SECONDS, backoff_delay
 from pykue.keys import Keys
 from tests.helpers import job_ids
 
@@ -77,6 +78,10 @@ async def test_delayed_job_is_indexed_as_delayed_with_run_at(queue: Queue) -> No
         ({}, {"delay": math.nan}, "delay must be"),
         ({}, {"ttl": -5}, "ttl must be > 0"),
         ({}, {"ttl": 0}, "ttl must be > 0"),
+        ({}, {"ttl": 0.0004}, "at least 0.001 s"),
+        ({}, {"delay": 10**400}, "more than ten years"),
+        ({}, {"delay": math.inf}, "more than ten years"),
+        ({}, {"backoff": {"delay": 1e300}}, "more than ten years"),
         ({}, {"attempts": 0}, "attempts must be"),
         ({}, {"attempts": "3"}, "attempts must be"),
         ({}, {"backoff": {"type": "linear"}}, "backoff type"),
@@ -204,8 +209,58 @@ async def test_remove_on_complete_options_are_validated() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"lease": 0}, {"lease": "30"}, {"max_stalls": -1}, {"max_payload": 0}, {"prefix": "a b"}],
+    [
+        {"lease": 0},
+        {"lease": "30"},
+        {"lease": math.inf},
+        {"max_stalls": -1},
+        {"max_payload": 0},
+        {"prefix": "a b"},
+    ],
 )
 def test_bad_queue_options(options: dict) -> None:
     with pytest.raises(InvalidJob):
         Queue(url="redis://127.0.0.1:1", **options)
+
+
+async def test_a_sub_millisecond_delay_is_no_delay(queue: Queue) -> None:
+    job = await queue.create("soon", {}, delay=0.0004).save()
+    assert job.state is JobState.INACTIVE
+    assert (await queue.get_job(job.id)).state is JobState.INACTIVE
+
+
+async def test_add_bulk_refuses_the_same_job_twice_and_writes_nothing(
+    queue: Queue, raw: redis.Redis, prefix: str
+) -> None:
+    job = queue.create("bulk", {})
+    with pytest.raises(InvalidJob, match="same Job twice"):
+        await queue.add_bulk([job, job])
+    assert job.id is None
+    assert snapshot(raw, prefix) == {}
+
+
+async def test_add_bulk_with_a_unique_key_returns_the_existing_job(queue: Queue) -> None:
+    first = await queue.create("bulk", {"n": 1}, unique="only-one").save()
+    again, other = await queue.add_bulk(
+        [queue.create("bulk", {"n": 2}, unique="only-one"), queue.create("bulk", {"n": 3})]
+    )
+    assert again.id == first.id
+    assert other.id != first.id
+    assert (await queue.counts("bulk"))["inactive"] == 2
+
+
+async def test_saving_the_same_job_again_after_a_lost_reply_makes_one_job(queue: Queue) -> None:
+    job = queue.create("retried", {})
+    await job.save()
+    first_id = job.id
+    job.id = None  # as if the reply had been lost and the caller saved again
+    await job.save()
+    assert job.id == first_id
+    assert (await queue.counts("retried"))["inactive"] == 1
+
+
+def test_exponential_backoff_is_capped() -> None:
+    backoff = {"type": "exponential", "delay": 3600.0}
+    assert backoff_delay(backoff, 1) == 3600.0
+    assert backoff_delay(backoff, 3) == 4 * 3600.0
+    assert backoff_delay(backoff, 45) == MAX_SECONDS

@@ -6,12 +6,14 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from typing import Any
 
+import pytest
 import redis
 
 from pykue import JobState, Queue
-from tests.helpers import ROOT, RedisServer
+from tests.helpers import ROOT, RedisServer, free_port
 from tests.test_worker import running
 
 
@@ -108,3 +110,33 @@ async def test_event_listener_resumes_after_its_connection_is_cut(
         cut_done.set()
         assert await job.wait(20) == "done"
     assert seen == [step * 5 for step in range(1, 21)]
+
+
+async def test_worker_survives_a_server_that_turns_read_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """READONLY (a failover demoted the server) is not a connection error; it must not
+    end the worker's loops either."""
+    server = RedisServer.start()
+    admin = redis.Redis(port=server.port)
+    q = Queue(url=server.url, prefix="readonly", lease=1.0)
+    try:
+
+        @q.process("work")
+        async def handler(job: Any) -> str:
+            return "written"
+
+        async with running(q) as worker:
+            admin.replicaof("127.0.0.1", free_port())  # a master that never answers
+            deadline = time.monotonic() + 15
+            while not any("READONLY" in r.getMessage() for r in caplog.records):
+                assert time.monotonic() < deadline, "the worker never hit the READONLY error"
+                await asyncio.sleep(0.05)
+            admin.replicaof("NO", "ONE")
+            job = await q.create("work", {}).save()
+            assert await job.wait(20) == "written"
+            assert not worker.done()
+    finally:
+        await q.close()
+        admin.close()
+        server.stop()

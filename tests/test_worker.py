@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +16,7 @@ import redis
 from pykue import JobFailed, JobState, LeaseLost, Queue
 from pykue.keys import Keys
 from pykue.runner import ThreadJob
+from tests.helpers import assert_invariants, delete_prefix, job_ids
 
 
 @contextlib.asynccontextmanager
@@ -73,6 +76,26 @@ async def test_listener_added_after_save_still_sees_every_event(queue: Queue) ->
         job.on("complete", lambda result: (seen.append(result), done.set()))
         await asyncio.wait_for(done.wait(), 10)
     assert seen == [30, 7]
+
+
+async def test_a_late_listener_gets_the_history_and_the_others_no_repeats(queue: Queue) -> None:
+    @queue.process("twice")
+    async def handler(job: Any) -> str:
+        return "once"
+
+    calls: list[str] = []
+    finished = asyncio.Event()
+    replayed = asyncio.Event()
+    job = queue.create("twice", {})
+    job.on("enqueue", lambda: calls.append("enqueue"))
+    job.on("complete", lambda result: (calls.append("complete"), finished.set()))
+    await job.save()
+    async with running(queue):
+        await asyncio.wait_for(finished.wait(), 10)
+    # a repeat to the first complete listener would come before this one, its list's last
+    job.on("complete", lambda result: (calls.append("late complete"), replayed.set()))
+    await asyncio.wait_for(replayed.wait(), 10)
+    assert calls == ["enqueue", "complete", "late complete"]
 
 
 async def test_wait_on_a_job_fetched_later(queue: Queue) -> None:
@@ -296,15 +319,15 @@ async def test_lease_is_renewed_for_a_job_longer_than_the_lease(
         assert (await q.get_job(job.job_id)).stalls == 0
     finally:
         await q.close()
-        from tests.helpers import assert_invariants, delete_prefix
-
         assert_invariants(raw, prefix)
         delete_prefix(raw, prefix)
 
 
 async def claim_by_ghost(queue: Queue, job_type: str) -> tuple[int, int]:
     """Claim one job as a worker that then dies (never acks, never renews)."""
-    reply = await queue.call("claim", job_type, 1, "ghost", int(queue.lease * 1000))
+    reply = await queue.call(
+        "claim", job_type, 1, "ghost", int(queue.lease * 1000), uuid.uuid4().hex
+    )
     job_id, flat = reply[3]
     fields = dict(zip(flat[::2], flat[1::2], strict=True))
     return int(job_id), int(fields[b"token"])
@@ -355,8 +378,6 @@ async def test_job_fails_after_too_many_stalls(
         assert errors[-1]["error"] == "job stalled more than allowable limit"
     finally:
         await q.close()
-        from tests.helpers import assert_invariants, delete_prefix
-
         assert_invariants(raw, prefix)
         delete_prefix(raw, prefix)
 
@@ -409,8 +430,6 @@ async def test_remove_on_complete_policies(queue: Queue, raw: redis.Redis, prefi
         assert await gone.wait(10) == 0
         for job in keep:
             await job.wait(10)
-    from tests.helpers import job_ids
-
     assert job_ids(raw, prefix) == {keep[1].id, keep[2].id}
     assert raw.hlen(Keys(prefix).unique) == 0
 
@@ -448,11 +467,15 @@ async def test_queue_wide_events(queue: Queue) -> None:
 async def test_one_claim_takes_as_many_jobs_as_slots_in_priority_order(queue: Queue) -> None:
     low = await queue.create("batch", {}, priority="low").save()
     normal = [await queue.create("batch", {"n": n}).save() for n in range(3)]
-    reply = await queue.call("claim", "batch", 3, "test-worker", 60_000)
+    reply = await queue.call("claim", "batch", 3, "test-worker", 60_000, "request-1")
     claimed = [int(job_id) for job_id, _fields in reply[3:]]
     assert claimed == [job.id for job in normal]
     counts = await queue.counts("batch")
     assert (counts["active"], counts["inactive"]) == (3, 1)
+    # the same call resent (its reply lost) hands back the same jobs and takes no more
+    again = await queue.call("claim", "batch", 3, "test-worker", 60_000, "request-1")
+    assert again[3:] == reply[3:]
+    assert (await queue.counts("batch"))["active"] == 3
     assert (await queue.get_job(low.id)).state is JobState.INACTIVE
     for job in normal:  # hand them back so the invariant check sees a tidy queue
         stored = await queue.get_job(job.id)
@@ -472,3 +495,65 @@ async def test_an_idle_worker_blocks_on_its_wake_marker(queue: Queue, raw: redis
             await asyncio.sleep(0.01)
         job = await queue.create("sleepy", {}).save()
         assert await job.wait(10) == "awake"
+
+
+async def test_a_thread_cut_off_by_its_ttl_keeps_its_slot_until_it_ends(queue: Queue) -> None:
+    gate = threading.Event()
+
+    @queue.process("threads", concurrency=1)
+    def handler(job: Any) -> str:
+        if job.data["n"] == 0:
+            gate.wait(10)  # runs on past its TTL: a thread cannot be stopped
+        return "done"
+
+    first = await queue.create("threads", {"n": 0}, ttl=0.2).save()
+    second = await queue.create("threads", {"n": 1}).save()
+    async with running(queue):
+        with pytest.raises(JobFailed, match="TTL exceeded"):
+            await first.wait(10)
+        worker = queue._worker
+        assert worker is not None
+        assert worker.per_type["threads"] == 1  # still held by the running thread
+        assert (await queue.get_job(second.id)).state is JobState.INACTIVE
+        gate.set()
+        assert await second.wait(10) == "done"
+
+
+async def test_keep_count_drops_the_oldest_even_within_one_millisecond(
+    queue: Queue, raw: redis.Redis, prefix: str
+) -> None:
+    jobs = [await queue.create("burst", {}, remove_on_complete=2).save() for _ in range(10)]
+    reply = await queue.call("claim", "burst", 10, "test-worker", 60_000, uuid.uuid4().hex)
+    tokens = {int(i): int(dict(zip(f[::2], f[1::2], strict=True))[b"token"]) for i, f in reply[3:]}
+    scripts = await queue._ensure()
+    # one MULTI: every completion gets the same Redis time, so the scores tie
+    async with queue.client.pipeline(transaction=True) as pipe:
+        for job in jobs:
+            await scripts.call(
+                "complete", job.id, tokens[job.job_id], b'"ok"', "count:2", client=pipe
+            )
+        await pipe.execute()
+    assert job_ids(raw, prefix) == {jobs[-2].id, jobs[-1].id}
+
+
+async def test_wait_finds_a_finished_job_whose_events_were_trimmed(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    q = Queue(url=redis_url, prefix=prefix, lease=2.0, events_maxlen=100)
+    try:
+
+        @q.process("early")
+        async def handler(job: Any) -> str:
+            return "long ago"
+
+        job = await q.create("early", {}).save()
+        async with running(q):
+            assert await job.wait(10) == "long ago"
+        await q.add_bulk([q.create("filler", {}) for _ in range(500)])
+        first = raw.xrange(Keys(prefix).events, count=1)[0][0]
+        assert first > job.cursor  # the job's own events are gone from the stream
+        assert await job.wait(5) == "long ago"
+    finally:
+        await q.close()
+        assert_invariants(raw, prefix)
+        delete_prefix(raw, prefix)

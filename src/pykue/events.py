@@ -83,9 +83,16 @@ class Watch:
     future: asyncio.Future[Any] | None = None
     replayed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def deliver(self, name: str, args: tuple[Any, ...]) -> None:
+    async def deliver(self, name: str, args: tuple[Any, ...], event_id: str) -> None:
         if self.job is not None:
+            # A listener added late gets the job's history through a new watch; the
+            # listeners that already saw those events must not get them twice.
+            seen = self.job.delivered
+            at = stream_id(event_id)
             for callback in list(self.job.listeners.get(name, ())):
+                if seen.get(id(callback), (-1, -1)) >= at:
+                    continue
+                seen[id(callback)] = at
                 await call_listener(callback, *args)
         fut = self.future
         if fut is not None and not fut.done():
@@ -167,7 +174,8 @@ class EventReader:
                     self._client = self._client_factory()
                 if self._position is None:
                     newest: Any = await self._client.xrevrange(self._stream, count=1)
-                    self._position = newest[0][0].decode() if newest else "0-0"
+                    if self._position is None:  # a watch() during the await may have set it
+                        self._position = newest[0][0].decode() if newest else "0-0"
                 self._fetching = True
                 self._ready.set()
                 reply: Any = await self._client.xread(
@@ -183,9 +191,9 @@ class EventReader:
             for _stream, entries in reply or ():
                 for raw_id, fields in entries:
                     self._position = raw_id.decode()
-                    await self._dispatch(fields)
+                    await self._dispatch(self._position, fields)
 
-    async def _dispatch(self, fields: Mapping[bytes, bytes]) -> None:
+    async def _dispatch(self, event_id: str, fields: Mapping[bytes, bytes]) -> None:
         name = fields[b"event"].decode()
         raw_id = fields.get(b"id")
         if raw_id is None:
@@ -199,7 +207,7 @@ class EventReader:
             await call_listener(callback, job_id, *qargs)
         for watch in list(self._watches.get(job_id, ())):
             await watch.replayed.wait()
-            await watch.deliver(name, args)
+            await watch.deliver(name, args, event_id)
             if name in TERMINAL:
                 self.unwatch(watch)
 
@@ -214,11 +222,11 @@ class EventReader:
             except TRANSIENT:
                 await backoff.sleep()
         try:
-            for _raw_id, fields in entries:
+            for raw_id, fields in entries:
                 raw_job = fields.get(b"id")
                 if raw_job is not None and int(raw_job) == watch.job_id:
                     name = fields[b"event"].decode()
-                    await watch.deliver(name, event_args(name, fields))
+                    await watch.deliver(name, event_args(name, fields), raw_id.decode())
                     if name in TERMINAL:
                         self.unwatch(watch)
         finally:

@@ -7,6 +7,7 @@ Queue that created it, which owns the connection.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from enum import Enum
@@ -62,16 +63,23 @@ def parse_priority(value: object) -> int:
     raise InvalidJob(f"priority must be a name or an int, got {type(value).__name__}")
 
 
+MAX_SECONDS = 10 * 365 * 86400  # the longest delay, TTL or backoff pykue accepts
+
+
 def _seconds(name: str, value: object, *, allow_zero: bool) -> float:
+    """A duration in seconds, whole milliseconds (what Redis stores), at most ten years."""
     if isinstance(value, timedelta):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidJob(f"{name} must be a number of seconds, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+    if value != value or value < 0 or (value == 0 and not allow_zero):
         raise InvalidJob(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    if value > 10 * 365 * 86400:
+    if value > MAX_SECONDS:  # also infinity and ints too big for a float
         raise InvalidJob(f"{name} of {value} s is more than ten years")
-    return float(value)
+    seconds = round(float(value), 3)
+    if seconds == 0 and not allow_zero:
+        raise InvalidJob(f"{name} must be at least 0.001 s, got {value}")
+    return seconds
 
 
 def parse_backoff(value: object) -> dict[str, Any] | None:
@@ -100,7 +108,7 @@ def backoff_delay(backoff: Mapping[str, Any] | None, attempt: int) -> float:
         return 0.0
     delay = float(backoff.get("delay", 0.0))
     if backoff.get("type") == "exponential":
-        return float(delay * 2 ** min(attempt - 1, 40))
+        return float(min(delay * 2 ** min(attempt - 1, 40), MAX_SECONDS))
     return delay
 
 
@@ -222,9 +230,12 @@ class Job:
         self.completed_at: int | None = None
         self.failed_at: int | None = None
         self.run_at: int | None = None
+        self.save_token = uuid.uuid4().hex  # makes save() idempotent, see enqueue.lua
         self.token = 0  # fencing token of the current claim; only a worker uses it
         self.cursor: str | None = None  # event-stream id from which this job's events are read
         self.listeners: dict[str, list[Callback]] = {}
+        # per listener (by id()), the stream position of the last event it was given
+        self.delivered: dict[int, tuple[int, int]] = {}
 
     # -- codec -------------------------------------------------------------
 
@@ -234,7 +245,7 @@ class Job:
             "priority": self.priority,
             "attempts": self.attempts,
             "backoff": dumps(self.backoff, "backoff") if self.backoff else b"",
-            "ttl": int(self.ttl * 1000) if self.ttl else 0,
+            "ttl": round(self.ttl * 1000) if self.ttl else 0,
             "remove": encode_remove_policy(self.remove_on_complete),
             "unique": self.unique or "",
         }
@@ -354,6 +365,10 @@ class Job:
             setattr(self, name, getattr(fresh, name))
         self.run_at, self.priority = fresh.run_at, fresh.priority
         return self
+
+    @property
+    def delay_ms(self) -> int:
+        return round(self.delay * 1000)
 
     @property
     def job_id(self) -> int:

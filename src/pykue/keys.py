@@ -110,3 +110,7 @@ class Keys:
 
     def save_token(self, token: str) -> str:
         return f"{self.base}:save:{token}"
+
+    def claim_memo(self, request: str) -> str:
+        """The ids one claim call took (claim.lua), so that a resent call takes no more."""
+        return f"{self.base}:claim:{request}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar, overload
@@ -19,7 +18,7 @@ from redis.asyncio import Redis
 
 from .config import Settings
 from .connection import check_server, create_client, resolve_url
-from .errors import InvalidJob, JobNotFound, JobTimeout, raise_for_code
+from .errors import InvalidJob, JobFailed, JobNotFound, JobTimeout, raise_for_code
 from .events import QUEUE_EVENTS, EventReader, Watch, id_before
 from .job import Callback, Job, JobState, RemovePolicy, dumps, loads, parse_state
 from .keys import STATES, Keys, check_name
@@ -54,8 +53,12 @@ class Queue:
     ) -> None:
         self.settings = Settings.from_env(url=url, prefix=prefix)
         self.keys = Keys(self.settings.prefix)
-        if isinstance(lease, bool) or not isinstance(lease, int | float) or not lease >= 0.1:
-            raise InvalidJob(f"lease must be a number of seconds >= 0.1, got {lease!r}")
+        if (
+            isinstance(lease, bool)
+            or not isinstance(lease, int | float)
+            or not 0.1 <= lease <= 86400
+        ):
+            raise InvalidJob(f"lease must be 0.1 to 86400 seconds, got {lease!r}")
         for name, value, low in (
             ("max_stalls", max_stalls, 0),
             ("max_payload", max_payload, 1),
@@ -145,6 +148,38 @@ class Queue:
         )  # fmt: skip
 
     async def save(self, job: Job) -> None:
+        args = self._enqueue_args(job)
+        if self.test_mode.active:
+            await self.test_mode.capture(job)
+            return
+        if self._reader is not None:
+            await self._reader.ready()  # queue-wide listeners see every job saved after on()
+        await self._saved(job, await self.call("enqueue", *args))
+
+    async def add_bulk(self, jobs: list[Job]) -> list[Job]:
+        """Save many jobs in one pipelined round trip; each save is still atomic."""
+        if not isinstance(jobs, list) or not all(isinstance(job, Job) for job in jobs):
+            raise InvalidJob("add_bulk takes a list of Job objects from queue.create()")
+        if len({id(job) for job in jobs}) != len(jobs):
+            raise InvalidJob("add_bulk got the same Job twice")
+        encoded = [(job, self._enqueue_args(job)) for job in jobs]
+        if self.test_mode.active:
+            for job in jobs:
+                await self.test_mode.capture(job)
+            return jobs
+        scripts = await self._ensure()
+        if self._reader is not None:
+            await self._reader.ready()
+        async with self.client.pipeline(transaction=False) as pipe:
+            for _job, args in encoded:
+                await scripts.call("enqueue", *args, client=pipe)
+            replies = await pipe.execute()
+        for job, reply in zip(jobs, replies, strict=True):
+            await self._saved(job, reply)
+        return jobs
+
+    def _enqueue_args(self, job: Job) -> list[str | bytes | int | float]:
+        """enqueue.lua's arguments for ``job``, validated: nothing is sent if this raises."""
         if job.id is not None:
             raise InvalidJob(f"job {job.id} is already saved")
         data = dumps(job.data)
@@ -153,65 +188,31 @@ class Queue:
                 f"job data is {len(data)} bytes, over the limit of {self.max_payload} "
                 "(Queue(max_payload=...))"
             )
-        options = job.options_fields()
-        if self.test_mode.active:
-            await self.test_mode.capture(job)
-            return
-        if self._reader is not None:
-            await self._reader.ready()  # queue-wide listeners see every job saved after on()
-        token = uuid.uuid4().hex
-        flat: list[str | bytes | int | float] = []
-        for name, value in options.items():
-            flat += [name, value]
-        reply = await self.call(
-            "enqueue", token, SAVE_TOKEN_TTL, job.type, data, int(job.delay * 1000), *flat
-        )
+        # The Job's own token: a save the caller retries after a timeout finds the first.
+        args: list[str | bytes | int | float] = [
+            job.save_token,
+            SAVE_TOKEN_TTL,
+            job.type,
+            data,
+            job.delay_ms,
+        ]
+        for name, value in job.options_fields().items():
+            args += [name, value]
+        return args
+
+    async def _saved(self, job: Job, reply: Any) -> None:
         job.id = int(reply[0])
-        if int(reply[2]) == 0:
-            existing = await self.get_job(job.id)
-            job.state, job.created_at = existing.state, existing.created_at
+        if int(reply[2]) == 0:  # a retried save or a unique key: the job already existed
+            try:
+                existing = await self.get_job(job.id)
+                job.state, job.created_at = existing.state, existing.created_at
+            except JobNotFound:
+                job.state = None  # it ran and was removed since
         else:
-            job.state = JobState.DELAYED if job.delay > 0 else JobState.INACTIVE
+            job.state = JobState.DELAYED if job.delay_ms > 0 else JobState.INACTIVE
             job.cursor = id_before(reply[1].decode())
         if job.listeners:
             self._events().watch(Watch(job.id, job=job), job.cursor)
-
-    async def add_bulk(self, jobs: list[Job]) -> list[Job]:
-        """Save many jobs in one pipelined round trip; each save is still atomic."""
-        for job in jobs:
-            if not isinstance(job, Job):
-                raise InvalidJob("add_bulk takes a list of Job objects from queue.create()")
-        if self.test_mode.active:
-            for job in jobs:
-                await self.save(job)
-            return jobs
-        encoded = []
-        for job in jobs:
-            if job.id is not None:
-                raise InvalidJob(f"job {job.id} is already saved")
-            data = dumps(job.data)
-            if len(data) > self.max_payload:
-                raise InvalidJob(f"job data is {len(data)} bytes, over {self.max_payload}")
-            flat: list[str | bytes | int | float] = []
-            for name, value in job.options_fields().items():
-                flat += [name, value]
-            encoded.append((job, data, flat))
-        scripts = await self._ensure()
-        async with self.client.pipeline(transaction=False) as pipe:
-            for job, data, flat in encoded:
-                await scripts.call(
-                    "enqueue", uuid.uuid4().hex, SAVE_TOKEN_TTL, job.type, data,
-                    int(job.delay * 1000), *flat, client=pipe,
-                )  # fmt: skip
-            replies = await pipe.execute()
-        for (job, _data, _flat), reply in zip(encoded, replies, strict=True):
-            job.id = int(reply[0])
-            job.state = JobState.DELAYED if job.delay > 0 else JobState.INACTIVE
-            if reply[1]:
-                job.cursor = id_before(reply[1].decode())
-            if job.listeners:
-                self._events().watch(Watch(job.id, job=job), job.cursor)
-        return jobs
 
     # -- queries -------------------------------------------------------------------------
 
@@ -386,14 +387,17 @@ class Queue:
         watch = Watch(job_id, future=asyncio.get_running_loop().create_future())
         reader.watch(watch, job.cursor)
         try:
-            if job.cursor is None:
-                await reader.ready()
-                fresh = await self.get_job(job_id)
-                if fresh.state is JobState.COMPLETE:
-                    return fresh.result
-                if fresh.state is JobState.FAILED:
-                    watch.replayed.set()
-                    await watch.deliver("failed", (fresh.error or "",))
+            # The stream may no longer hold the job's end (it is trimmed to events_maxlen),
+            # so look at the job itself once the watch is in place.
+            await reader.ready()
+            try:
+                fresh: Job | None = await self.get_job(job_id)
+            except JobNotFound:
+                fresh = None  # removed (remove_on_complete): its events tell how it ended
+            if fresh is not None and fresh.state is JobState.COMPLETE:
+                return fresh.result
+            if fresh is not None and fresh.state is JobState.FAILED:
+                raise JobFailed(job_id, fresh.error or "")
             assert watch.future is not None
             try:
                 return await asyncio.wait_for(asyncio.shield(watch.future), timeout)
@@ -461,8 +465,10 @@ class Queue:
 
     async def report_progress(self, job: Job, completed: float, total: float, data: Any) -> None:
         for name, value in (("completed", completed), ("total", total)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InvalidJob(f"progress {name} must be a number, got {value!r}")
+            if not -1e15 < value < 1e15:  # also NaN and infinities
+                raise InvalidJob(f"progress {name} must be a finite number, got {value!r}")
         if total <= 0:
             raise InvalidJob(f"progress total must be > 0, got {total}")
         percent = max(0, min(100, int(completed * 100 / total)))

@@ -7,6 +7,8 @@ A ``def`` handler gets a ThreadJob: the same job, with ``progress()`` and
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -51,16 +53,31 @@ class TTLExceeded(Exception):
     """The handler ran past the job's TTL (kept apart from TimeoutErrors it raises itself)."""
 
 
-async def run_handler(handler: Handler, job: Job, ttl: float | None) -> Any:
+async def run_handler(
+    handler: Handler, job: Job, ttl: float | None, on_exit: Callable[[], None]
+) -> Any:
     """Run ``handler(job)`` and return its result; TTLExceeded when ``ttl`` passes first.
 
-    A thread cannot be killed: after a TTL the thread of a ``def`` handler runs on,
-    but its result is ignored and the attempt has already failed.
+    ``on_exit`` is called once the handler has really stopped. For a coroutine that is
+    when this returns; a thread cannot be killed, so after a TTL or a cancel the thread
+    of a ``def`` handler runs on (its result ignored) and ``on_exit`` waits for it:
+    the worker keeps its slot busy until then, so concurrency is never exceeded.
     """
     if is_async(handler):
-        work: Awaitable[Any] = handler(job)
-    else:
-        work = asyncio.to_thread(handler, ThreadJob(job, asyncio.get_running_loop()))
+        try:
+            return await _within(handler(job), ttl)
+        finally:
+            on_exit()
+    loop = asyncio.get_running_loop()
+    call = functools.partial(contextvars.copy_context().run, handler, ThreadJob(job, loop))
+    thread = loop.run_in_executor(None, call)
+    thread.add_done_callback(lambda _: on_exit())
+    # shielded: cancelling the wait must not cancel the future, or on_exit would run
+    # while the thread is still going (or never, if it had not started yet)
+    return await _within(asyncio.shield(thread), ttl)
+
+
+async def _within(work: Awaitable[Any], ttl: float | None) -> Any:
     if ttl is None:
         return await work
     task = asyncio.ensure_future(work)
@@ -70,5 +87,5 @@ async def run_handler(handler: Handler, job: Job, ttl: float | None) -> Any:
         if not task.done():
             await cancel_all([task])
     if not done:
-        raise TTLExceeded(ttl)
+        raise TTLExceeded(f"TTL exceeded: the job ran longer than {ttl} s")
     return task.result()

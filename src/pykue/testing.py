@@ -96,7 +96,7 @@ class TestMode:
             job.state = JobState.ACTIVE
             await self._emit(job, "start", ())
             try:
-                result = await run_handler(handler, job, job.ttl)
+                result = await run_handler(handler, job, job.ttl, lambda: None)
                 dumps(result, "job result")
             except Exception as exc:
                 job.attempts_made += 1

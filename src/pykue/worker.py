@@ -11,14 +11,13 @@ the queue. Redis outages are ridden out with backoff; a worker never dies of one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -38,9 +37,13 @@ IDLE_BLOCK = 5.0  # longest BLPOP: a safety net only, wake-ups come from markers
 
 @dataclass(eq=False)
 class Running:
+    """One claimed job. It holds a slot of its type until its handler has really ended."""
+
     job: Job
-    task: asyncio.Task[None]
-    lost: bool = False
+    task: asyncio.Task[None] = field(init=False)
+    lost: bool = False  # lease lost or shutting down: another worker may own it now
+    started: bool = False  # the handler was called (it will report its own end)
+    holds_slot: bool = True
 
 
 class Worker:
@@ -85,10 +88,8 @@ class Worker:
 
     async def drain(self, timeout: float) -> None:
         """Let running jobs finish for ``timeout`` s; hand the rest back to the queue."""
-        for task in self.loops[:-1]:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        pending = [r.task for r in self.running.values()]
+        await asyncio.wait(self.loops[:-1])  # claim loops end on their own once stopping
+        pending = {r.task for r in self.running.values()}
         if pending:
             await asyncio.wait(pending, timeout=timeout)
         unfinished = list(self.running.values())
@@ -114,7 +115,9 @@ class Worker:
                     self.slot_free[job_type].clear()
                     await self.idle(self.slot_free[job_type].wait())
                     continue
-                reply = await self.call("claim", job_type, free, self.id, self.lease_ms)
+                # a fresh id per claim: a resent call returns what the first one took
+                request = uuid.uuid4().hex
+                reply = await self.call("claim", job_type, free, self.id, self.lease_ms, request)
                 now, next_run, paused = int(reply[0]), int(reply[1]), int(reply[2])
                 for job_id, flat in reply[3:]:
                     self.start(int(job_id), flat)
@@ -137,6 +140,9 @@ class Worker:
             except TRANSIENT as exc:
                 log.warning("pykue: worker cannot reach Redis (%s); retrying", exc)
                 await backoff.sleep()
+            except RedisError as exc:  # READONLY after a failover, OOM, BUSY...: wait it out
+                log.error("pykue: claiming %s failed (%s); retrying", job_type, exc)
+                await backoff.sleep()
 
     async def idle(self, waiting: Awaitable[Any]) -> None:
         """Await something a stop request may cut short (no claim is in flight here)."""
@@ -155,38 +161,47 @@ class Worker:
     def start(self, job_id: int, flat: list[bytes]) -> None:
         fields = dict(zip(flat[::2], flat[1::2], strict=True))
         job = Job.from_hash(self.queue, job_id, fields)
+        entry = self.running[job_id] = Running(job)
         self.per_type[job.type] += 1
-        task = asyncio.create_task(self.execute(job), name=f"pykue-job-{job_id}")
-        self.running[job_id] = Running(job, task)
+        entry.task = asyncio.create_task(self.execute(entry), name=f"pykue-job-{job_id}")
+        entry.task.add_done_callback(lambda _: self.finished(entry))
+
+    def finished(self, entry: Running) -> None:
+        if self.running.get(entry.job.job_id) is entry:  # not a newer claim of the same id
+            del self.running[entry.job.job_id]
+        if not entry.started:  # cancelled before its handler ran
+            self.free_slot(entry)
+
+    def free_slot(self, entry: Running) -> None:
+        if entry.holds_slot:
+            entry.holds_slot = False
+            self.per_type[entry.job.type] -= 1
+            self.slot_free[entry.job.type].set()
 
     # -- running one job ------------------------------------------------------------------
 
-    async def execute(self, job: Job) -> None:
+    async def execute(self, entry: Running) -> None:
+        job = entry.job
         handler = self.handlers[job.type][0]
+        entry.started = True
         try:
-            try:
-                result = await run_handler(handler, job, job.ttl)
-                encoded = dumps(result, "job result")
-            except asyncio.CancelledError:
-                entry = self.running.get(job.job_id)
-                if entry is not None and entry.lost:
-                    return  # lease lost or shutting down: someone else owns the job now
-                raise
-            except LeaseLost:
-                log.warning("pykue: job %s lost its lease while running; dropped", job.id)
-                return
-            except TTLExceeded:
-                await self.fail(job, f"TTL exceeded: the job ran longer than {job.ttl} s", "")
-                return
-            except Exception as exc:
-                message = str(exc) or type(exc).__name__
-                await self.fail(job, message, traceback.format_exc())
-                return
-            await self.ack(job, "complete", encoded, encode_remove_policy(job.remove_on_complete))
-        finally:
-            self.running.pop(job.job_id, None)
-            self.per_type[job.type] -= 1
-            self.slot_free[job.type].set()
+            result = await run_handler(handler, job, job.ttl, lambda: self.free_slot(entry))
+            encoded = dumps(result, "job result")
+        except asyncio.CancelledError:
+            if entry.lost:
+                return  # the lease is gone or the release is the drain's to send
+            raise
+        except LeaseLost:
+            log.warning("pykue: job %s lost its lease while running; dropped", job.id)
+            return
+        except TTLExceeded as exc:
+            await self.fail(job, str(exc), "")
+            return
+        except Exception as exc:
+            message = str(exc) or type(exc).__name__
+            await self.fail(job, message, traceback.format_exc())
+            return
+        await self.ack(job, "complete", encoded, encode_remove_policy(job.remove_on_complete))
 
     async def fail(self, job: Job, message: str, trace: str) -> None:
         attempt = job.attempts_made + 1
@@ -240,6 +255,9 @@ class Worker:
                 await asyncio.sleep(period)
             except TRANSIENT as exc:
                 log.warning("pykue: maintenance cannot reach Redis (%s); retrying", exc)
+                await backoff.sleep()
+            except RedisError as exc:
+                log.error("pykue: maintenance failed (%s); retrying", exc)
                 await backoff.sleep()
 
     async def renew_leases(self) -> None:

@@ -31,7 +31,19 @@ else
   if policy:sub(1, 6) == 'count:' then
     local excess = redis.call('ZCARD', typed) - tonumber(policy:sub(7))
     -- bounded per call so one completion never stalls Redis; later ones trim the rest
-    if excess > 0 then doomed = redis.call('ZRANGE', typed, 0, math.min(excess, 1000) - 1) end
+    if excess > 0 then
+      local n = math.min(excess, 1000)
+      local head = redis.call('ZRANGE', typed, 0, n - 1, 'WITHSCORES')
+      local edge = head[#head]
+      for i = 1, #head, 2 do
+        if tonumber(head[i + 1]) < tonumber(edge) then doomed[#doomed + 1] = head[i] end
+      end
+      -- jobs completed in the same millisecond tie; ZRANGE would order them as strings
+      -- ("10" before "9") and could take the newest, so take the lowest ids instead
+      local tied = redis.call('ZRANGEBYSCORE', typed, edge, edge)
+      table.sort(tied, function(a, b) return tonumber(a) < tonumber(b) end)
+      for i = 1, n - #doomed do doomed[#doomed + 1] = tied[i] end
+    end
   elseif policy:sub(1, 4) == 'age:' then
     doomed = redis.call('ZRANGEBYSCORE', typed, '-inf', now - tonumber(policy:sub(5)), 'LIMIT', 0, 1000)
   end
