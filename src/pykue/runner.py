@@ -11,6 +11,7 @@ import contextvars
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from .aio import cancel_all
@@ -54,7 +55,11 @@ class TTLExceeded(Exception):
 
 
 async def run_handler(
-    handler: Handler, job: Job, ttl: float | None, on_exit: Callable[[], None]
+    handler: Handler,
+    job: Job,
+    ttl: float | None,
+    on_exit: Callable[[], None],
+    threads: Executor | None = None,
 ) -> Any:
     """Run ``handler(job)`` and return its result; TTLExceeded when ``ttl`` passes first.
 
@@ -62,6 +67,7 @@ async def run_handler(
     when this returns; a thread cannot be killed, so after a TTL or a cancel the thread
     of a ``def`` handler runs on (its result ignored) and ``on_exit`` waits for it:
     the worker keeps its slot busy until then, so concurrency is never exceeded.
+    A ``def`` handler runs on ``threads`` (default: the loop's default executor).
     """
     if is_async(handler):
         try:
@@ -70,8 +76,14 @@ async def run_handler(
             on_exit()
     loop = asyncio.get_running_loop()
     call = functools.partial(contextvars.copy_context().run, handler, ThreadJob(job, loop))
-    thread = loop.run_in_executor(None, call)
-    thread.add_done_callback(lambda _: on_exit())
+    thread = loop.run_in_executor(threads, call)
+
+    def ended(future: asyncio.Future[Any]) -> None:
+        if not future.cancelled():
+            future.exception()  # retrieved here: nobody awaits a thread cut off by its TTL
+        on_exit()
+
+    thread.add_done_callback(ended)
     # shielded: cancelling the wait must not cancel the future, or on_exit would run
     # while the thread is still going (or never, if it had not started yet)
     return await _within(asyncio.shield(thread), ttl)

@@ -17,6 +17,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from redis.exceptions import RedisError
 from .aio import TRANSIENT, Backoff, cancel_all
 from .errors import JobNotFound, LeaseLost, raise_for_code
 from .job import Job, backoff_delay, dumps, encode_remove_policy
-from .runner import Handler, TTLExceeded, run_handler
+from .runner import Handler, TTLExceeded, is_async, run_handler
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -60,6 +61,9 @@ class Worker:
         self.blocking: set[asyncio.Task[None]] = set()
         self.loops: list[asyncio.Task[None]] = []
         self.drain_timeout = 10.0
+        # one thread per slot of the plain-def handlers, so none waits for a thread
+        slots = sum(c for handler, c in handlers.values() if not is_async(handler))
+        self.threads = ThreadPoolExecutor(max(1, slots), thread_name_prefix="pykue-job")
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -74,6 +78,7 @@ class Worker:
         finally:
             await cancel_all(self.loops)
             await self.blocker.aclose()
+            self.threads.shutdown(wait=False)  # a thread past its TTL cannot be waited for
             self.stopped.set()
 
     def request_stop(self) -> None:
@@ -185,7 +190,9 @@ class Worker:
         handler = self.handlers[job.type][0]
         entry.started = True
         try:
-            result = await run_handler(handler, job, job.ttl, lambda: self.free_slot(entry))
+            result = await run_handler(
+                handler, job, job.ttl, lambda: self.free_slot(entry), self.threads
+            )
             encoded = dumps(result, "job result")
         except asyncio.CancelledError:
             if entry.lost:
