@@ -114,3 +114,12 @@ class Keys:
     def claim_memo(self, request: str) -> str:
         """The ids one claim call took (claim.lua), so that a resent call takes no more."""
         return f"{self.base}:claim:{request}"
+
+    @property
+    def stats(self) -> str:
+        """Totals and histograms the scripts keep (work_time, completed, failed, ...)."""
+        return f"{self.base}:stats"
+
+    def minute(self, epoch_minute: int) -> str:
+        """Outcomes (complete/failed) counted in one minute; expires after two hours."""
+        return f"{self.base}:minute:{epoch_minute}"

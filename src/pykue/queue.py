@@ -20,7 +20,16 @@ from .config import Settings
 from .connection import check_server, create_client, resolve_url
 from .errors import InvalidJob, JobFailed, JobNotFound, JobTimeout, raise_for_code
 from .events import QUEUE_EVENTS, EventReader, Watch, id_before
-from .job import Callback, Job, JobState, RemovePolicy, dumps, loads, parse_state
+from .job import (
+    Callback,
+    Job,
+    JobState,
+    RemovePolicy,
+    dumps,
+    loads,
+    parse_priority,
+    parse_state,
+)
 from .keys import STATES, Keys, check_name
 from .runner import Handler
 from .scripts import Scripts
@@ -339,6 +348,57 @@ class Queue:
     async def is_paused(self, job_type: str) -> bool:
         await self._ensure()
         return bool(await self.client.sismember(self.keys.paused, check_name("job type", job_type)))
+
+    async def set_state(self, job_id: int, state: str | JobState) -> None:
+        """Move a job by hand to inactive, delayed, complete or failed (Kue's state route).
+
+        A running job's worker loses it: its late answer is refused."""
+        job_id = self._check_id(job_id)
+        target = parse_state(state)
+        if target is JobState.ACTIVE:
+            raise InvalidJob("only a worker makes a job active; use inactive to re-queue it")
+        reply = await self.call("set_state", job_id, target.value)
+        raise_for_code(int(reply[0]), job_id)
+
+    async def set_priority(self, job_id: int, priority: int | str) -> None:
+        """Change a job's priority; a waiting job moves in the claim order at once."""
+        job_id = self._check_id(job_id)
+        reply = await self.call("set_priority", job_id, parse_priority(priority))
+        raise_for_code(int(reply[0]), job_id)
+
+    async def search(self, text: str, *, limit: int = 1000) -> list[int]:
+        """Ids of jobs whose id is ``text`` or whose type or data contain it (case-insensitive),
+        newest first, looking at the newest ``limit`` (at most 1,000) jobs only."""
+        if not isinstance(text, str) or not text.strip() or len(text) > 200:
+            raise InvalidJob("search text must be 1 to 200 characters")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= PAGE_LIMIT:
+            raise InvalidJob(f"limit must be 1 to {PAGE_LIMIT}")
+        await self._ensure()
+        needle = text.strip().lower()
+        newest = int(await self.client.get(self.keys.ids) or 0)
+        ids = list(range(newest, max(newest - limit, 0), -1))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(self.keys.job(job_id), "type", "data")
+            rows = await pipe.execute()
+        found = []
+        for job_id, (job_type, data) in zip(ids, rows, strict=True):
+            if job_type is None:
+                continue
+            if (
+                needle == str(job_id)
+                or needle in (job_type + b" " + (data or b"")).decode().lower()
+            ):
+                found.append(job_id)
+        return found
+
+    async def inactive_ids(self, job_type: str) -> list[int]:
+        """Ids of the waiting jobs of ``job_type``, in the order workers will take them
+        (at most 1,000)."""
+        check_name("job type", job_type)
+        await self._ensure()
+        key = self.keys.type_state(job_type, JobState.INACTIVE.value)
+        return [int(i) for i in await self._zrange(key, 0, PAGE_LIMIT - 1, "asc")]
 
     @staticmethod
     def _check_id(job_id: object) -> int:

@@ -32,6 +32,8 @@ NAMES = (
     "remove",
     "retry",
     "pause",
+    "set_state",
+    "set_priority",
 )
 
 Arg = str | bytes | int | float

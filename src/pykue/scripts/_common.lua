@@ -9,7 +9,10 @@ local MAXLEN = ARGV[2]
 local LEASES = BASE .. ':leases'
 local PAUSED = BASE .. ':paused'
 local UNIQUE = BASE .. ':unique'
+local STATS = BASE .. ':stats'
 local INACTIVE_WEIGHT = 4294967296 -- priority * 2^32 + id: priority first, then FIFO
+-- Histogram bucket bounds (ms) of run durations and queue waits, for /metrics.
+local BUCKETS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
 
 local function job_key(id) return BASE .. ':job:' .. id end
 local function state_key(state) return BASE .. ':jobs:' .. state end
@@ -48,6 +51,26 @@ local function make_inactive(id, jtype, priority, now)
   redis.call('ZADD', type_state_key(jtype, 'inactive'), tonumber(priority) * INACTIVE_WEIGHT + id, id)
   redis.call('HSET', job_key(id), 'state', 'inactive', 'updated_at', now)
   wake(jtype)
+end
+
+-- Count ``ms`` into histogram ``name`` of the stats hash. Buckets are stored one by one
+-- (not cumulative): one HINCRBY per observation; readers add them up.
+local function observe(name, ms)
+  redis.call('HINCRBY', STATS, name .. '_count', 1)
+  redis.call('HINCRBY', STATS, name .. '_sum', ms)
+  for _, bound in ipairs(BUCKETS) do
+    if ms <= bound then
+      redis.call('HINCRBY', STATS, name .. '_le_' .. bound, 1)
+      return
+    end
+  end
+end
+
+-- Per-minute outcome counters for the dashboard's last-hour charts; they expire.
+local function count_minute(now, outcome)
+  local key = BASE .. ':minute:' .. math.floor(now / 60000)
+  redis.call('HINCRBY', key, outcome, 1)
+  redis.call('EXPIRE', key, 7200)
 end
 
 -- Delete a job and everything hanging off it (its index entries are the caller's job).

@@ -33,6 +33,7 @@ local popped = redis.call('ZPOPMIN', queue, count)
 for i = 1, #popped, 2 do
   local id = popped[i]
   local jk = job_key(id)
+  observe('latency', math.max(0, now - (tonumber(redis.call('HGET', jk, 'updated_at')) or now)))
   redis.call('ZREM', state_key('inactive'), id)
   index(id, jtype, 'active', id)
   redis.call('ZADD', LEASES, now + lease, id)

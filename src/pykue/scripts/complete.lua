@@ -8,7 +8,7 @@
 -- Event: complete (id, type, result).
 local id, token = ARGV[3], ARGV[4]
 local jk = job_key(id)
-local fields = redis.call('HMGET', jk, 'state', 'token', 'type', 'attempts_made')
+local fields = redis.call('HMGET', jk, 'state', 'token', 'type', 'attempts_made', 'started_at')
 local state, held, jtype = fields[1], fields[2], fields[3]
 if not state then return {-1} end
 if held ~= token then return {-2} end
@@ -20,6 +20,11 @@ unindex(id, jtype, 'active')
 redis.call('HSET', jk, 'state', 'complete', 'result', ARGV[5], 'completed_at', now,
   'updated_at', now, 'attempts_made', tonumber(fields[4]) + 1)
 emit('event', 'complete', 'id', id, 'type', jtype, 'result', ARGV[5])
+local ran = math.max(0, now - (tonumber(fields[5]) or now))
+redis.call('HINCRBY', STATS, 'work_time', ran)
+redis.call('HINCRBY', STATS, 'completed', 1)
+observe('duration', ran)
+count_minute(now, 'complete')
 
 local policy = ARGV[6]
 local typed = type_state_key(jtype, 'complete')

@@ -9,7 +9,7 @@
 -- Events: 'failed attempt' (id, type, error, attempts_made) or failed (id, type, error).
 local id, token, message = ARGV[3], ARGV[4], ARGV[5]
 local jk = job_key(id)
-local fields = redis.call('HMGET', jk, 'state', 'token', 'type', 'attempts', 'priority')
+local fields = redis.call('HMGET', jk, 'state', 'token', 'type', 'attempts', 'priority', 'started_at')
 local state, held, jtype = fields[1], fields[2], fields[3]
 if not state then return {-1} end
 if held ~= token then return {-2} end
@@ -20,7 +20,11 @@ local made = redis.call('HINCRBY', jk, 'attempts_made', 1)
 redis.call('RPUSH', jk .. ':errors', ARGV[6])
 redis.call('HSET', jk, 'error', message, 'updated_at', now)
 unindex(id, jtype, 'active')
+local ran = math.max(0, now - (tonumber(fields[6]) or now))
+redis.call('HINCRBY', STATS, 'work_time', ran)
+observe('duration', ran)
 if made < tonumber(fields[4]) then
+  redis.call('HINCRBY', STATS, 'failed_attempts', 1)
   local delay = tonumber(ARGV[7])
   if delay > 0 then
     redis.call('HSET', jk, 'state', 'delayed', 'run_at', now + delay)
@@ -34,5 +38,7 @@ if made < tonumber(fields[4]) then
 end
 redis.call('HSET', jk, 'state', 'failed', 'failed_at', now)
 index(id, jtype, 'failed', now)
+redis.call('HINCRBY', STATS, 'failed', 1)
+count_minute(now, 'failed')
 emit('event', 'failed', 'id', id, 'type', jtype, 'error', message)
 return {1, made}

@@ -1,0 +1,75 @@
+"""Reading what the scripts count: totals, duration and wait histograms, per-minute outcomes.
+
+The Lua scripts keep these in Redis (one HINCRBY per event, in the same atomic step
+as the state change), so every process sees the same figures: the dashboard, the
+CLI and ``/metrics`` all read them here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .queue import Queue
+
+# Keep in step with BUCKETS in scripts/_common.lua.
+BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000)
+
+
+@dataclass
+class Histogram:
+    """Cumulative counts per upper bound (ms), as Prometheus wants them."""
+
+    buckets: list[tuple[int, int]] = field(default_factory=list)
+    count: int = 0
+    sum_ms: int = 0
+
+
+@dataclass
+class Totals:
+    work_time_ms: int = 0
+    completed: int = 0
+    failed: int = 0
+    failed_attempts: int = 0
+    duration: Histogram = field(default_factory=Histogram)
+    latency: Histogram = field(default_factory=Histogram)
+
+
+async def read_totals(queue: Queue) -> Totals:
+    await queue.connect()
+    raw: Any = await queue.client.hgetall(queue.keys.stats)
+    values = {k.decode(): int(v) for k, v in raw.items()}
+    return Totals(
+        work_time_ms=values.get("work_time", 0),
+        completed=values.get("completed", 0),
+        failed=values.get("failed", 0),
+        failed_attempts=values.get("failed_attempts", 0),
+        duration=_histogram(values, "duration"),
+        latency=_histogram(values, "latency"),
+    )
+
+
+def _histogram(values: dict[str, int], name: str) -> Histogram:
+    running, buckets = 0, []
+    for bound in BUCKETS_MS:
+        running += values.get(f"{name}_le_{bound}", 0)
+        buckets.append((bound, running))
+    return Histogram(buckets, values.get(f"{name}_count", 0), values.get(f"{name}_sum", 0))
+
+
+async def throughput(queue: Queue, minutes: int = 60) -> list[dict[str, int]]:
+    """Completed and failed jobs per minute over the last ``minutes``, oldest first
+    (minutes by the Redis server's clock)."""
+    await queue.connect()
+    seconds, _micros = await queue.client.time()
+    now_minute = int(seconds) // 60
+    span = range(now_minute - minutes + 1, now_minute + 1)
+    async with queue.client.pipeline(transaction=False) as pipe:
+        for minute in span:
+            pipe.hmget(queue.keys.minute(minute), "complete", "failed")
+        rows = await pipe.execute()
+    return [
+        {"at": minute * 60_000, "complete": int(done or 0), "failed": int(failed or 0)}
+        for minute, (done, failed) in zip(span, rows, strict=True)
+    ]

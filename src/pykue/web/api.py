@@ -1,0 +1,250 @@
+"""The JSON routes: Kue's API (same paths and shapes) and pykue's additions. See API.md."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import PlainTextResponse
+
+from .. import metrics, stats
+from ..errors import InvalidJob
+from ..job import Job, JobState
+from ..keys import STATES, check_name
+from ..queue import PAGE_LIMIT, Queue
+
+ID = re.compile(r"[0-9]{1,15}")
+SPAN = re.compile(r"([0-9]{1,9})\.\.([0-9]{1,9})")
+OPTIONS = {"priority", "attempts", "delay", "ttl", "backoff", "unique", "remove_on_complete"}
+MAX_BATCH = 1000
+
+
+def queue_of(request: Request) -> Queue:
+    queue: Queue = request.app.state.pykue_queue
+    return queue
+
+
+def require_token(request: Request) -> None:
+    token = request.app.state.pykue_token
+    if token and request.headers.get("authorization") != f"Bearer {token}":
+        raise HTTPException(401, "this dashboard needs its token: Authorization: Bearer <token>")
+
+
+def job_id(text: str) -> int:
+    if not ID.fullmatch(text) or int(text) == 0:
+        raise InvalidJob(f"job id must be a positive whole number, got {text!r}")
+    return int(text)
+
+
+def span(text: str) -> tuple[int, int]:
+    match = SPAN.fullmatch(text)
+    if match is None:
+        raise InvalidJob(f"range must look like FROM..TO (e.g. 0..49), got {text!r}")
+    start, stop = int(match[1]), int(match[2])
+    if stop < start or stop - start >= PAGE_LIMIT:
+        raise InvalidJob(f"range {text} must go up and hold at most {PAGE_LIMIT} jobs")
+    return start, stop
+
+
+def state_name(text: str) -> str:
+    if text not in STATES:
+        raise InvalidJob(f"unknown state {text!r}; use one of {', '.join(STATES)}")
+    return text
+
+
+def order_name(text: str) -> str:
+    if text not in ("asc", "desc"):
+        raise InvalidJob(f"order must be asc or desc, got {text!r}")
+    return text
+
+
+def dicts(jobs: list[Job]) -> list[dict[str, Any]]:
+    return [job.to_dict() for job in jobs]
+
+
+router = APIRouter()
+write = [Depends(require_token)]
+
+
+@router.get("/stats")
+async def kue_stats(request: Request) -> dict[str, int]:
+    queue = queue_of(request)
+    counts = await queue.counts()
+    totals = await stats.read_totals(queue)
+    shown = {f"{state}Count": counts[state] for state in STATES}
+    return {**shown, "workTime": totals.work_time_ms}
+
+
+@router.get("/job/types")
+async def job_types(request: Request) -> list[str]:
+    return await queue_of(request).types()
+
+
+@router.get("/job/search")
+async def search(request: Request, q: str = "") -> list[int]:
+    return await queue_of(request).search(q)
+
+
+@router.get("/job/{id_text}")
+async def get_job(request: Request, id_text: str) -> dict[str, Any]:
+    return (await queue_of(request).get_job(job_id(id_text))).to_dict()
+
+
+@router.get("/job/{id_text}/log")
+async def get_log(request: Request, id_text: str) -> list[str]:
+    queue = queue_of(request)
+    found = job_id(id_text)
+    await queue.get_job(found)  # 404 for a missing job, not an empty log
+    return await queue.get_log(found)
+
+
+@router.get("/job/{id_text}/errors")
+async def get_errors(request: Request, id_text: str) -> list[dict[str, Any]]:
+    queue = queue_of(request)
+    found = job_id(id_text)
+    await queue.get_job(found)
+    return await queue.get_errors(found)
+
+
+@router.get("/jobs/{job_type}/{state}/stats")
+async def type_state_count(request: Request, job_type: str, state: str) -> dict[str, int]:
+    counts = await queue_of(request).counts(check_name("job type", job_type))
+    return {"count": counts[state_name(state)]}
+
+
+@router.get("/jobs/{span_text}/{order}")
+async def jobs_all(request: Request, span_text: str, order: str) -> list[dict[str, Any]]:
+    start, stop = span(span_text)
+    jobs = await queue_of(request).jobs(None, start=start, stop=stop, order=order_name(order))
+    return dicts(jobs)
+
+
+@router.get("/jobs/{state}/{span_text}/{order}")
+async def jobs_in_state(
+    request: Request, state: str, span_text: str, order: str
+) -> list[dict[str, Any]]:
+    start, stop = span(span_text)
+    found = await queue_of(request).jobs(
+        state_name(state), start=start, stop=stop, order=order_name(order)
+    )
+    return dicts(found)
+
+
+@router.get("/jobs/{job_type}/{state}/{span_text}/{order}")
+async def jobs_of_type(
+    request: Request, job_type: str, state: str, span_text: str, order: str
+) -> list[dict[str, Any]]:
+    start, stop = span(span_text)
+    found = await queue_of(request).jobs(
+        state_name(state), type=job_type, start=start, stop=stop, order=order_name(order)
+    )
+    return dicts(found)
+
+
+@router.post("/job", dependencies=write, status_code=201)
+async def create_jobs(request: Request) -> Any:
+    queue = queue_of(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InvalidJob("the body must be JSON: {type, data, options} or a list of them") from None
+    many = isinstance(body, list)
+    items = body if many else [body]
+    if not items or len(items) > MAX_BATCH:
+        raise InvalidJob(f"send 1 to {MAX_BATCH} jobs at once")
+    jobs = [build_job(queue, item) for item in items]  # all checked before any is saved
+    if many:
+        await queue.add_bulk(jobs)
+        return [{"message": "job created", "id": job.id} for job in jobs]
+    await jobs[0].save()
+    return {"message": "job created", "id": jobs[0].id}
+
+
+def build_job(queue: Queue, item: object) -> Job:
+    if not isinstance(item, dict):
+        raise InvalidJob("each job must be an object: {type, data, options}")
+    unknown = set(item) - {"type", "data", "options"}
+    if unknown:
+        raise InvalidJob(f"unknown job fields {sorted(unknown)}; use type, data, options")
+    options = item.get("options") or {}
+    if not isinstance(options, dict) or set(options) - OPTIONS:
+        raise InvalidJob(f"options must be an object with keys from {sorted(OPTIONS)}")
+    if "type" not in item:
+        raise InvalidJob("a job needs a type")
+    return queue.create(item["type"], item.get("data"), **options)
+
+
+@router.put("/job/{id_text}/state/{state}", dependencies=write)
+async def set_state(request: Request, id_text: str, state: str) -> dict[str, str]:
+    target = state_name(state)
+    if target == JobState.ACTIVE.value:
+        raise InvalidJob("only a worker makes a job active; use inactive to re-queue it")
+    await queue_of(request).set_state(job_id(id_text), target)
+    return {"message": "job state updated"}
+
+
+@router.put("/job/{id_text}/priority/{priority}", dependencies=write)
+async def set_priority(request: Request, id_text: str, priority: str) -> dict[str, str]:
+    value: int | str = int(priority) if re.fullmatch(r"-?[0-9]{1,12}", priority) else priority
+    await queue_of(request).set_priority(job_id(id_text), value)
+    return {"message": "job priority updated"}
+
+
+@router.delete("/job/{id_text}", dependencies=write)
+async def remove(request: Request, id_text: str) -> dict[str, str]:
+    found = job_id(id_text)
+    await queue_of(request).remove(found)
+    return {"message": f"job {found} removed"}
+
+
+@router.post("/job/{id_text}/retry", dependencies=write)
+async def retry(request: Request, id_text: str) -> dict[str, str]:
+    found = job_id(id_text)
+    await queue_of(request).retry(found)
+    return {"message": f"job {found} retried"}
+
+
+@router.get("/inactive/{job_type}")
+async def inactive(request: Request, job_type: str) -> list[int]:
+    return await queue_of(request).inactive_ids(job_type)
+
+
+@router.get("/types")
+async def types(request: Request) -> list[dict[str, Any]]:
+    queue = queue_of(request)
+    return [
+        {"type": name, "paused": await queue.is_paused(name), "counts": await queue.counts(name)}
+        for name in await queue.types()
+    ]
+
+
+@router.post("/types/{job_type}/pause", dependencies=write)
+async def pause(request: Request, job_type: str) -> dict[str, Any]:
+    await queue_of(request).pause(job_type)
+    return {"type": job_type, "paused": True}
+
+
+@router.post("/types/{job_type}/resume", dependencies=write)
+async def resume(request: Request, job_type: str) -> dict[str, Any]:
+    await queue_of(request).resume(job_type)
+    return {"type": job_type, "paused": False}
+
+
+@router.get("/throughput")
+async def throughput(request: Request) -> dict[str, Any]:
+    return {"minutes": await stats.throughput(queue_of(request))}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def prometheus(request: Request) -> PlainTextResponse:
+    text = await metrics.render(queue_of(request))
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+
+@router.get("/config")
+async def config(request: Request) -> dict[str, Any]:
+    return {
+        "tokenRequired": bool(request.app.state.pykue_token),
+        "prefix": queue_of(request).keys.prefix,
+    }

@@ -1,0 +1,133 @@
+"""``create_app(queue)``: the JSON API, the dashboard page, live events and metrics.
+
+The app keeps its queue and token on ``app.state`` (no module globals), so several
+apps for several queues can live in one process or be mounted into a user's app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from importlib.resources import files
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException
+
+from ..errors import ConnectionFailed, InvalidJob, InvalidState, JobNotFound, LeaseLost, PykueError
+from ..job import loads
+from ..queue import Queue
+from .api import router
+
+log = logging.getLogger("pykue")
+STATIC = files("pykue.web") / "static"
+KEEPALIVE_MS = 15_000
+# Status code for each pykue error a route can raise; the message is the error's own.
+STATUS = {
+    JobNotFound: 404,
+    InvalidJob: 400,
+    InvalidState: 409,
+    LeaseLost: 409,
+    ConnectionFailed: 503,
+}
+
+
+def create_app(queue: Queue, *, token: str | None = None) -> FastAPI:
+    """A dashboard and JSON API for ``queue``. With ``token``, write routes need
+    ``Authorization: Bearer <token>``."""
+    app = FastAPI(title="pykue", summary="Jobs of one pykue queue: Kue's JSON API and more")
+    app.state.pykue_queue = queue
+    app.state.pykue_token = token or None
+    app.include_router(router)
+    app.add_api_route("/events", events, methods=["GET"], include_in_schema=True)
+    app.add_api_route("/", dashboard, methods=["GET"], include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    install_error_handlers(app)
+    return app
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error answers JSON ``{"error": message}``."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid request')}"}, 400)
+
+    @app.exception_handler(PykueError)
+    async def pykue_error(request: Request, exc: PykueError) -> JSONResponse:
+        status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return JSONResponse({"error": message}, status)
+
+    @app.exception_handler(RedisError)
+    async def redis_down(request: Request, exc: RedisError) -> JSONResponse:
+        log.warning("pykue web: %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"error": f"Redis cannot be reached: {exc}"}, 503)
+
+
+async def dashboard() -> FileResponse:
+    return FileResponse(str(STATIC / "index.html"), media_type="text/html")
+
+
+async def events(request: Request) -> StreamingResponse:
+    """The queue's events as Server-Sent Events, each with its stream id as the SSE id,
+    so a browser that reconnects resumes where it stopped (Last-Event-ID)."""
+    queue: Queue = request.app.state.pykue_queue
+    await queue.connect()
+    resume = request.headers.get("last-event-id")
+    if resume is None or not _is_stream_id(resume):
+        # fixed before the answer starts: whatever happens once the client has its
+        # headers is sent to it
+        newest: Any = await queue.client.xrevrange(queue.keys.events, count=1)
+        resume = newest[0][0].decode() if newest else "0-0"
+    return StreamingResponse(
+        stream_events(queue, request, resume),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def stream_events(queue: Queue, request: Request, position: str) -> AsyncIterator[str]:
+    client = queue.new_client()  # XREAD blocks its connection: one per subscriber
+    stream = queue.keys.events
+    try:
+        yield "retry: 2000\n\n"
+        while not await request.is_disconnected():
+            reply: Any = await client.xread({stream: position}, count=200, block=KEEPALIVE_MS)
+            if not reply:
+                yield ": keep-alive\n\n"
+                continue
+            for raw_id, fields in reply[0][1]:
+                position = raw_id.decode()
+                yield f"id: {position}\ndata: {orjson.dumps(event_json(fields)).decode()}\n\n"
+    finally:
+        await client.aclose()
+
+
+def event_json(fields: dict[bytes, bytes]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": None}
+    for raw_name, raw_value in fields.items():
+        name = raw_name.decode()
+        if name in ("result", "data"):
+            out[name] = loads(raw_value)
+        elif name in ("id", "progress", "attempts_made", "priority"):
+            out[name] = int(raw_value)
+        else:
+            out[name] = raw_value.decode()
+    return out
+
+
+def _is_stream_id(text: str) -> bool:
+    ms, _, seq = text.partition("-")
+    return ms.isdigit() and seq.isdigit() and len(text) < 40
