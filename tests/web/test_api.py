@@ -313,3 +313,30 @@ async def test_events_stream_a_jobs_progress_and_completion(queue: Queue) -> Non
     finally:
         server.should_exit = True
         await serving
+
+
+async def test_events_resume_after_the_last_event_id(queue: Queue, raw: redis.Redis) -> None:
+    await queue.connect()
+    first = await queue.create("resumed", {}).save()
+    second = await queue.create("resumed", {}).save()
+    first_event = raw.xrange(queue.keys.events, count=1)[0][0]
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(queue), log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        headers = {"Last-Event-ID": first_event}
+        async with (
+            httpx2.AsyncClient(timeout=30) as client,
+            client.stream("GET", f"http://127.0.0.1:{port}/events", headers=headers) as stream,
+        ):
+            async for line in stream.aiter_lines():
+                if line.startswith("data: "):
+                    event = json.loads(line[6:])
+                    break
+        # the event after the one the browser saw last: the second job's enqueue
+        assert (event["event"], event["id"]) == ("enqueue", second.id)
+        assert first.id != second.id
+    finally:
+        server.should_exit = True
+        await serving

@@ -17,7 +17,7 @@ if state ~= 'active' then return {-2} end
 
 local now = now_ms()
 unindex(id, jtype, 'active')
-redis.call('HSET', jk, 'state', 'complete', 'result', ARGV[5], 'completed_at', now,
+redis.call('HSET', jk, 'state', 'complete', 'result', ARGV[5], 'completed_at', now, 'progress', 100,
   'updated_at', now, 'attempts_made', tonumber(fields[4]) + 1)
 emit('event', 'complete', 'id', id, 'type', jtype, 'result', ARGV[5])
 local ran = math.max(0, now - (tonumber(fields[5]) or now))

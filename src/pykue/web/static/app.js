@@ -1,0 +1,669 @@
+// pykue dashboard: plain DOM, no build step. Every URL is relative so the app can be
+// mounted under any prefix. Job text only ever reaches the DOM through text nodes.
+"use strict";
+
+const STATES = ["inactive", "active", "complete", "failed", "delayed"];
+const PRIORITIES = { low: 10, normal: 0, medium: -5, high: -10, critical: -15 };
+const PAGE_SIZE = 50;
+const TOKEN_KEY = "pykue.token";
+
+// Where an event moves a job: [from, to]; null means unknown (or gone).
+const MOVES = {
+  enqueue: (ev) => [null, ev.state || "inactive"],
+  start: () => ["inactive", "active"],
+  complete: () => ["active", "complete"],
+  failed: () => ["active", "failed"],
+  "failed attempt": () => ["active", null], // back to inactive or delayed: a refetch tells
+  stalled: () => ["active", "inactive"],
+  released: () => ["active", "inactive"],
+  promotion: () => ["delayed", "inactive"],
+  retry: () => ["failed", "inactive"],
+  remove: (ev) => [rowState(ev.id), null],
+  state: (ev) => [ev.from || null, ev.to || null],
+};
+
+const ui = {
+  state: "active",
+  type: "",
+  page: 0,
+  counts: {},
+  types: new Map(), // type -> {type, paused, counts}
+  openJob: null, // id of the job shown in the panel
+  panelKey: "", // what the panel shows, to skip re-renders that would reset it
+  listLoads: 0, // sequence number of job-list fetches: only the newest one renders
+  // job id -> latest percent from the event stream: fresher than a list fetched meanwhile
+  progress: new Map(),
+  minutes: [],
+};
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+const rowOf = (id) => $(`#job-list [data-job-id="${CSS.escape(String(id))}"]`);
+const rowState = (id) => rowOf(id)?.dataset.state ?? null;
+
+// ---------------------------------------------------------------- small helpers
+
+/** Create an element; string children become text nodes (never parsed as HTML). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value == null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  node.append(...present(children.flat()).map((c) => (c instanceof Node ? c : String(c))));
+  return node;
+}
+
+const present = (items) => items.filter((c) => c != null && c !== false);
+
+/** Run fn once within `ms`, however many times it is asked for meanwhile. */
+const timers = {};
+function later(name, fn, ms) {
+  if (timers[name]) return;
+  timers[name] = setTimeout(() => {
+    timers[name] = null;
+    fn();
+  }, ms);
+}
+
+function formatTime(ms) {
+  if (!ms) return "—";
+  return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
+function ago(ms) {
+  const secs = Math.round((ms - Date.now()) / 1000);
+  const [size, unit] = [[86400, "day"], [3600, "hour"], [60, "minute"], [1, "second"]]
+    .find(([s]) => Math.abs(secs) >= s) || [1, "second"];
+  return relative.format(Math.round(secs / size), unit);
+}
+
+function timeEl(ms) {
+  if (!ms) return el("span", { class: "muted" }, "—");
+  return el("time", { datetime: new Date(ms).toISOString(), title: formatTime(ms), "data-ms": ms },
+    ago(ms));
+}
+
+function priorityName(value) {
+  return Object.keys(PRIORITIES).find((k) => PRIORITIES[k] === value) ?? String(value);
+}
+
+const pretty = (value) => (typeof value === "string" ? value : JSON.stringify(value, null, 2));
+const percentOf = (job) => (ui.progress.has(job.id) ? ui.progress.get(job.id) : job.progress);
+const clampPercent = (p) => Math.max(0, Math.min(100, Math.round(Number(p) || 0)));
+
+// ---------------------------------------------------------------- messages and API
+
+function showMessage(text, kind = "info") {
+  const box = $("#messages");
+  const msg = el("div", { class: `message ${kind}`, role: kind === "error" ? "alert" : null },
+    el("span", {}, text),
+    el("button", { type: "button", class: "close", "aria-label": "Dismiss message",
+      onclick: () => msg.remove() }, "×"));
+  box.append(msg);
+  while (box.children.length > 3) box.firstElementChild.remove();
+  if (kind !== "error") setTimeout(() => msg.remove(), 5000);
+}
+
+async function api(method, path) {
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (method !== "GET" && token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, { method, headers });
+  const body = await response.json().catch(() => null); // a proxy's HTML error page, say
+  if (!response.ok) {
+    const error = new Error(body?.error || `${response.status} ${response.statusText}`);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+/** Send a write request and report the outcome; `describe` words the success. */
+async function act(method, path, describe = (body) => body?.message || "Done") {
+  try {
+    showMessage(describe(await api(method, path)), "ok");
+    refreshAll();
+  } catch (err) {
+    showMessage(err.message, "error");
+    if (err.status === 401) askToken();
+  }
+}
+
+function askToken() {
+  $("#token-form").hidden = false;
+  $("#token-input").focus();
+}
+
+function setupToken(required) {
+  const form = $("#token-form");
+  const input = $("#token-input");
+  form.hidden = !required;
+  input.value = sessionStorage.getItem(TOKEN_KEY) || "";
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    $$(".message.error").forEach((m) => m.remove()); // most likely the 401 it answers
+    showMessage(input.value.trim() ? "Token saved for this tab" : "Token cleared", "ok");
+  });
+}
+
+// ---------------------------------------------------------------- counts and types
+
+async function loadCounts() {
+  try {
+    const [stats, types] = await Promise.all([api("GET", "stats"), api("GET", "types")]);
+    for (const state of STATES) ui.counts[state] = stats[`${state}Count`] ?? 0;
+    ui.types = new Map(types.map((t) => [t.type, t]));
+    renderCounts();
+  } catch (err) {
+    showMessage(`Could not load counts: ${err.message}`, "error");
+  }
+}
+
+/** Apply a move to the counts at once; the debounced refetch corrects any guess. */
+function adjustCounts(type, from, to) {
+  const typeCounts = ui.types.get(type)?.counts;
+  for (const [state, delta] of [[from, -1], [to, 1]]) {
+    if (!state || !(state in ui.counts)) continue;
+    ui.counts[state] = Math.max(0, ui.counts[state] + delta);
+    if (typeCounts) typeCounts[state] = Math.max(0, (typeCounts[state] || 0) + delta);
+  }
+  renderCounts();
+}
+
+function renderCounts() {
+  for (const state of STATES) {
+    const value = ui.counts[state];
+    $(`[data-count="${state}"]`).textContent = value == null ? "–" : value.toLocaleString();
+  }
+  renderTypes();
+  renderPager();
+}
+
+/** Update the types table in place, so focus and clicks survive live updates. */
+function renderTypes() {
+  const body = $("#types-body");
+  const names = [...ui.types.keys()].sort();
+  const rows = names.map((name) => {
+    const row = [...body.rows].find((r) => r.dataset.rowType === name) || typeRow(name);
+    updateTypeRow(row, ui.types.get(name));
+    return row;
+  });
+  if (rows.length !== body.rows.length || rows.some((r, i) => body.rows[i] !== r)) {
+    body.replaceChildren(...rows);
+  }
+  $("#types-empty").hidden = names.length > 0;
+  renderTypeFilter(names);
+}
+
+function typeRow(name) {
+  const toggle = () => {
+    const action = ui.types.get(name)?.paused ? "resume" : "pause";
+    act("POST", `types/${encodeURIComponent(name)}/${action}`, (body) => {
+      setPaused(name, body.paused);
+      return `Type ${name} ${body.paused ? "paused" : "resumed"}`;
+    });
+  };
+  return el("tr", { "data-row-type": name },
+    el("th", { scope: "row" },
+      el("button", { type: "button", class: "link", title: `Show only ${name} jobs`,
+        onclick: () => showList(ui.state, name) }, name),
+      el("span", { class: "badge paused", hidden: true }, "paused")),
+    STATES.map((state) => el("td", { class: "num", "data-type-count": state })),
+    el("td", {}, el("button", { type: "button", class: "small", "data-type": name, onclick: toggle })));
+}
+
+function updateTypeRow(row, info) {
+  row.classList.toggle("paused", Boolean(info.paused));
+  $(".badge", row).hidden = !info.paused;
+  for (const cell of $$("[data-type-count]", row)) {
+    cell.textContent = String(info.counts?.[cell.dataset.typeCount] ?? 0);
+  }
+  const button = $("button[data-type]", row);
+  const verb = info.paused ? "Resume" : "Pause";
+  button.dataset.action = verb.toLowerCase();
+  button.textContent = verb;
+  button.setAttribute("aria-label", `${verb} type ${info.type}`);
+}
+
+function setPaused(type, paused) {
+  const info = ui.types.get(type);
+  if (!info) return later("counts", loadCounts, 300);
+  info.paused = Boolean(paused);
+  renderTypes();
+}
+
+function renderTypeFilter(names) {
+  const select = $("#type-filter");
+  const wanted = ["", ...names];
+  if (ui.type && !names.includes(ui.type)) wanted.push(ui.type);
+  if (wanted.join("\n") === [...select.options].map((o) => o.value).join("\n")) return;
+  select.replaceChildren(...wanted.map((n) => el("option", { value: n }, n || "All types")));
+  select.value = ui.type;
+}
+
+// ---------------------------------------------------------------- job list
+
+function renderPager() {
+  const total = ui.type ? ui.types.get(ui.type)?.counts?.[ui.state] ?? 0 : ui.counts[ui.state] ?? 0;
+  const first = ui.page * PAGE_SIZE;
+  const shown = $("#job-list").children.length;
+  $("#page-info").textContent = shown
+    ? `${first + 1}–${first + shown} of ${Math.max(total, first + shown).toLocaleString()}`
+    : "";
+  $("#prev-page").disabled = ui.page === 0;
+  $("#next-page").disabled = first + PAGE_SIZE >= total;
+}
+
+async function loadJobs() {
+  const load = ++ui.listLoads;
+  const from = ui.page * PAGE_SIZE;
+  const type = ui.type ? `${encodeURIComponent(ui.type)}/` : "";
+  try {
+    const jobs = await api("GET", `jobs/${type}${ui.state}/${from}..${from + PAGE_SIZE - 1}/desc`);
+    if (load !== ui.listLoads) return; // a newer fetch (maybe of another list) supersedes it
+    if (!jobs.length && ui.page > 0) {
+      ui.page -= 1;
+      return loadJobs();
+    }
+    renderJobs(jobs);
+  } catch (err) {
+    showMessage(`Could not load ${ui.state} jobs: ${err.message}`, "error");
+  }
+}
+
+/** Reuse rows whose job did not change, so a refetch does not eat a click or the focus. */
+function renderJobs(jobs) {
+  const list = $("#job-list");
+  const focusedId = document.activeElement?.closest?.("#job-list [data-job-id]")?.dataset.jobId;
+  const items = jobs.map((job) => {
+    const key = JSON.stringify({ ...job, progress: 0, progress_data: 0, updated_at: 0 });
+    const old = rowOf(job.id);
+    if (old && old.dataset.key === key) {
+      setProgress(old, percentOf(job));
+      return old.parentElement;
+    }
+    const row = jobRow(job);
+    row.dataset.key = key;
+    return el("li", {}, row);
+  });
+  if (items.length !== list.children.length || items.some((li, i) => list.children[i] !== li)) {
+    list.replaceChildren(...items);
+  }
+  $("#job-list-empty").hidden = jobs.length > 0;
+  if (focusedId && document.activeElement === document.body) rowOf(focusedId)?.focus();
+  markOpenRow();
+  renderPager();
+}
+
+function stateTime(job) {
+  const at = { active: job.started_at, complete: job.completed_at, failed: job.failed_at,
+    delayed: job.run_at }[job.state];
+  return at || job.created_at;
+}
+
+function jobRow(job) {
+  const priority = priorityName(job.priority);
+  const attrs = { href: `#job/${job.id}`, class: "job-row", "data-job-id": job.id,
+    "data-state": job.state };
+  return el("a", attrs,
+    el("span", { class: "job-id" }, `#${job.id}`),
+    el("span", { class: "job-type" }, job.type),
+    el("span", { class: "job-meta" },
+      el("span", { class: `prio prio-${priority}` }, priority),
+      el("span", { title: "attempts made / allowed" },
+        `${job.attempts?.made ?? 0}/${job.attempts?.max ?? 1}`),
+      timeEl(stateTime(job))),
+    progressBar(percentOf(job), `Progress of job ${job.id}`),
+    job.state === "failed" && job.error && el("span", { class: "job-error" }, job.error));
+}
+
+function progressBar(percent, label) {
+  const value = clampPercent(percent);
+  const fill = el("span", { class: "bar-fill" });
+  fill.style.width = `${value}%`;
+  return el("span", { class: "progress" },
+    el("span", { class: "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100,
+      "aria-valuenow": value, "aria-label": label }, fill),
+    el("span", { class: "bar-text", "aria-hidden": "true" }, `${value}%`));
+}
+
+function setProgress(container, percent) {
+  const bar = container && $('[role="progressbar"]', container);
+  if (!bar) return;
+  const value = clampPercent(percent);
+  bar.setAttribute("aria-valuenow", String(value));
+  $(".bar-fill", bar).style.width = `${value}%`;
+  bar.nextElementSibling.textContent = `${value}%`;
+}
+
+function markOpenRow() {
+  for (const row of $$("#job-list [data-job-id]")) {
+    row.setAttribute("aria-current", String(String(ui.openJob) === row.dataset.jobId));
+  }
+}
+
+/** Show the first page of jobs in `state`, of `type` ("" for all types). */
+function showList(state, type) {
+  Object.assign(ui, { state, type, page: 0 });
+  for (const tab of $$("[data-state-tab]")) {
+    tab.setAttribute("aria-pressed", String(tab.dataset.stateTab === state));
+  }
+  $("#type-filter").value = type;
+  $("#job-list").replaceChildren();
+  loadJobs();
+}
+
+// ---------------------------------------------------------------- job panel
+
+function route() {
+  const match = /^#job\/(\d+)$/.exec(location.hash);
+  if (match) openJob(Number(match[1]));
+  else if (!location.hash || location.hash === "#") closePanel(false);
+}
+
+function openJob(id) {
+  const panel = $("#job-panel");
+  if (ui.openJob !== id) panel.replaceChildren(el("p", { class: "muted" }, `Loading job #${id}…`));
+  ui.openJob = id;
+  ui.panelKey = "";
+  panel.dataset.jobId = String(id);
+  panel.hidden = false;
+  $("#layout").classList.add("panel-open");
+  markOpenRow();
+  loadPanel().then(() => $("#job-panel-title")?.focus());
+}
+
+function closePanel(updateUrl = true) {
+  if (ui.openJob == null) return;
+  const id = ui.openJob;
+  ui.openJob = null;
+  const panel = $("#job-panel");
+  panel.hidden = true;
+  panel.replaceChildren();
+  delete panel.dataset.jobId;
+  $("#layout").classList.remove("panel-open");
+  if (updateUrl) history.pushState(null, "", location.pathname + location.search);
+  markOpenRow();
+  (rowOf(id) || $("#jobs-heading")).focus();
+}
+
+async function loadPanel() {
+  const id = ui.openJob;
+  if (id == null) return;
+  try {
+    const [job, errors, log] = await Promise.all([
+      api("GET", `job/${id}`), api("GET", `job/${id}/errors`), api("GET", `job/${id}/log`)]);
+    if (ui.openJob === id) renderPanel(job, errors, log);
+  } catch (err) {
+    if (ui.openJob !== id) return;
+    renderPanelError(id, err.status === 404 ? `Job #${id} does not exist (any more).` : err.message);
+  }
+}
+
+function panelHeader(title, ...extra) {
+  return el("div", { class: "panel-head" },
+    el("h2", { id: "job-panel-title", tabindex: "-1" }, title, ...extra),
+    el("button", { type: "button", class: "close", "aria-label": "Close job details",
+      onclick: () => closePanel() }, "×"));
+}
+
+function renderPanelError(id, text) {
+  ui.panelKey = "";
+  $("#job-panel").replaceChildren(panelHeader(`Job #${id}`), el("p", { class: "empty" }, text));
+}
+
+function renderPanel(job, errors, log) {
+  const key = JSON.stringify([{ ...job, progress: 0 }, errors, log]);
+  setProgress($("#job-panel .panel-state"), percentOf(job));
+  if (key === ui.panelKey) return;
+  ui.panelKey = key;
+  const panel = $("#job-panel");
+  const focused = document.activeElement?.closest?.("#job-panel [data-action]")?.dataset.action;
+  const openDetails = $$("details", panel).map((d) => d.open);
+  const block = (title, value, cls) => value != null && value !== "" &&
+    section(title, el("pre", { class: cls }, pretty(value)));
+  panel.replaceChildren(...present([
+    panelHeader(`Job #${job.id} `, el("span", { class: "job-type" }, job.type)),
+    el("p", { class: `panel-state is-${job.state}` },
+      el("span", { class: `badge state-${job.state}` }, job.state),
+      progressBar(percentOf(job), `Progress of job ${job.id}`)),
+    panelActions(job),
+    el("dl", { class: "facts" }, facts(job).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+    block("Data", job.data),
+    block("Progress data", job.progress_data),
+    block("Result", job.result),
+    block("Error", job.error, "error-text"),
+    section(`Failed attempts (${errors.length})`,
+      errors.length ? errorList(errors) : el("p", { class: "muted" }, "None.")),
+    section(`Log (${log.length})`, log.length
+      ? el("ol", { class: "log" }, log.map((line) => el("li", {}, line)))
+      : el("p", { class: "muted" }, "No log lines.")),
+  ]));
+  $$("details", panel).forEach((d, i) => { d.open = openDetails[i] ?? false; });
+  if (focused) $(`[data-action="${focused}"]`, panel)?.focus();
+}
+
+function section(title, ...body) {
+  return el("section", { class: "panel-section" }, el("h3", {}, title), ...body);
+}
+
+function facts(job) {
+  const ended = job.completed_at || job.failed_at;
+  return present([
+    ["State", job.state],
+    ["Priority", `${priorityName(job.priority)} (${job.priority})`],
+    ["Attempts", `${job.attempts?.made ?? 0} of ${job.attempts?.max ?? 1}`],
+    ["Stalls", String(job.stalls ?? 0)],
+    ["Created", formatTime(job.created_at)],
+    ["Updated", formatTime(job.updated_at)],
+    job.started_at && ["Started", formatTime(job.started_at)],
+    job.completed_at && ["Completed", formatTime(job.completed_at)],
+    job.failed_at && ["Failed", formatTime(job.failed_at)],
+    job.state === "delayed" && ["Runs at", formatTime(job.run_at)],
+    job.started_at && ended && ["Duration", `${((ended - job.started_at) / 1000).toFixed(2)} s`],
+    job.worker && ["Worker", job.worker],
+    job.ttl && ["TTL", `${job.ttl} s`],
+    job.backoff && ["Backoff", `${job.backoff.type}, ${job.backoff.delay} s`],
+  ]);
+}
+
+function errorList(errors) {
+  return el("ol", { class: "attempts" }, errors.map((e) => el("li", {},
+    el("p", {}, el("strong", {}, `Attempt ${e.attempt ?? "?"}`), " · ", timeEl(e.at),
+      e.worker ? el("span", { class: "muted" }, ` · ${e.worker}`) : null),
+    el("pre", { class: "error-text" }, e.error ?? ""),
+    e.traceback && el("details", {}, el("summary", {}, "Traceback"),
+      el("pre", { class: "trace" }, e.traceback)))));
+}
+
+function panelActions(job) {
+  const id = job.id;
+  const current = priorityName(job.priority);
+  const select = el("select", { id: "priority-select", "data-action": "priority" },
+    Object.keys(PRIORITIES).map((name) => el("option", { value: name }, name)),
+    current in PRIORITIES ? null : el("option", { value: current }, `custom (${current})`));
+  select.value = current;
+  select.addEventListener("change", () =>
+    act("PUT", `job/${id}/priority/${encodeURIComponent(select.value)}`));
+  const remove = () => act("DELETE", `job/${id}`, (body) => {
+    rowOf(id)?.parentElement.remove();
+    if (ui.openJob === id) closePanel();
+    return body?.message || `Job ${id} removed`;
+  });
+  return el("div", { class: "actions" },
+    job.state === "failed" && el("button", { type: "button", "data-action": "retry",
+      onclick: () => act("POST", `job/${id}/retry`) }, "Retry"),
+    el("button", { type: "button", class: "danger", "data-action": "remove",
+      "aria-label": `Remove job ${id}`, onclick: remove }, "Remove"),
+    el("label", { for: "priority-select" }, "Priority"), select);
+}
+
+// ---------------------------------------------------------------- live events
+
+function connectEvents() {
+  const source = new EventSource("events");
+  const live = $("#live");
+  source.onopen = () => {
+    live.dataset.status = "live";
+    live.textContent = "Live";
+    refreshAll(); // catch up on anything that happened before (re)connecting
+  };
+  source.onerror = () => {
+    live.dataset.status = "down";
+    live.textContent = "Reconnecting…";
+    // the browser retries by itself, except after an HTTP error answer: then we do
+    if (source.readyState === EventSource.CLOSED) setTimeout(connectEvents, 5000);
+  };
+  source.onmessage = (message) => {
+    let ev = null;
+    try {
+      ev = JSON.parse(message.data);
+    } catch {
+      return; // not one of ours
+    }
+    if (typeof ev?.event === "string") onEvent(ev);
+  };
+}
+
+function onEvent(ev) {
+  const name = ev.event;
+  if (name === "progress") return onProgress(ev);
+  if (name === "pause" || name === "resume") return setPaused(ev.type, name === "pause");
+  if (name !== "priority") ui.progress.delete(ev.id); // a new attempt, or the end
+  const move = MOVES[name]?.(ev); // none for events that keep the job's state (priority)
+  const [from, to] = move || [null, null];
+  if (move) adjustCounts(ev.type, from, to);
+  if (move && ev.id != null) moveRow(ev.id, to);
+  later("counts", loadCounts, ev.type && !ui.types.has(ev.type) ? 100 : 500);
+  const shown = !ui.type || ui.type === ev.type;
+  if (shown && (!move || ui.state === from || ui.state === to || to === null)) {
+    later("jobs", loadJobs, 400);
+  }
+  if (name === "complete" || name === "failed") later("throughput", loadThroughput, 3000);
+  if (ev.id != null && ev.id === ui.openJob) {
+    if (name === "remove") renderPanelError(ev.id, `Job #${ev.id} was removed.`);
+    else later("panel", loadPanel, 300);
+  }
+}
+
+function onProgress(ev) {
+  if (ui.progress.size > 5000) ui.progress.clear(); // ids whose end we never saw
+  ui.progress.set(ev.id, clampPercent(ev.progress));
+  setProgress(rowOf(ev.id), ev.progress);
+  if (ev.id === ui.openJob) {
+    setProgress($("#job-panel .panel-state"), ev.progress);
+    if (ev.data != null) later("panel", loadPanel, 1000); // progress data changed
+  }
+}
+
+/** Take a job's row out of the list at once when it leaves the state shown. */
+function moveRow(id, to) {
+  const row = rowOf(id);
+  if (!row || to === ui.state) return;
+  row.parentElement.remove();
+  $("#job-list-empty").hidden = $("#job-list").children.length > 0;
+  renderPager();
+}
+
+// ---------------------------------------------------------------- charts
+
+async function loadThroughput() {
+  try {
+    ui.minutes = (await api("GET", "throughput")).minutes || [];
+    drawCharts();
+  } catch (err) {
+    showMessage(`Could not load throughput: ${err.message}`, "error");
+  }
+}
+
+function drawCharts() {
+  const sum = (key) => ui.minutes.reduce((n, m) => n + (m[key] || 0), 0);
+  const [done, failed] = [sum("complete"), sum("failed")];
+  const points = ui.minutes.map((m) => [m.complete || 0, m.failed || 0]);
+  const peak = Math.max(0, ...points.map(([ok, bad]) => ok + bad));
+  drawChart($("#throughput-chart"), points, peak, "");
+  $("#throughput-chart").setAttribute("aria-label",
+    `Last hour: ${done} jobs completed, ${failed} failed; busiest minute ${peak} jobs`);
+  const rates = points.map(([ok, bad]) => (ok + bad ? [0, (100 * bad) / (ok + bad)] : null));
+  drawChart($("#failure-chart"), rates, 100, "%");
+  const overall = done + failed ? ((100 * failed) / (done + failed)).toFixed(1) : "0";
+  $("#failure-chart").setAttribute("aria-label", `Failure rate over the last hour: ${overall}%`);
+}
+
+/** Stacked bars in an SVG, one per minute: each point is [ok, bad], or null for no data. */
+function drawChart(svg, points, max, unit) {
+  const scale = niceMax(max);
+  const bars = points.flatMap((point, i) => {
+    let y = 100;
+    return (point || []).map((value, k) => {
+      const height = (value / scale) * 100;
+      y -= height;
+      return svgEl("rect", { x: i + 0.1, y, width: 0.8, height, class: k ? "bad" : "ok" });
+    });
+  });
+  const width = Math.max(points.length, 1);
+  const grid = [0, 50, 100].map((y) => svgEl("line", { x1: 0, x2: width, y1: y, y2: y }));
+  svg.setAttribute("viewBox", `0 0 ${width} 100`);
+  svg.replaceChildren(...grid, ...bars);
+  $(".y-max", svg.parentElement).textContent = `${scale}${unit}`;
+}
+
+function svgEl(tag, attrs) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  return node;
+}
+
+function niceMax(value) {
+  if (value <= 0) return 1;
+  const magnitude = 10 ** Math.floor(Math.log10(value));
+  return [1, 2, 5, 10].find((s) => s * magnitude >= value) * magnitude;
+}
+
+// ---------------------------------------------------------------- start-up
+
+function refreshAll() {
+  later("counts", loadCounts, 50);
+  later("jobs", loadJobs, 50);
+  if (ui.openJob != null) later("panel", loadPanel, 50);
+}
+
+function bindControls() {
+  for (const tab of $$("[data-state-tab]")) {
+    tab.addEventListener("click", () => showList(tab.dataset.stateTab, ui.type));
+  }
+  $("#type-filter").addEventListener("change", (event) => showList(ui.state, event.target.value));
+  $("#prev-page").addEventListener("click", () => { ui.page = Math.max(0, ui.page - 1); loadJobs(); });
+  $("#next-page").addEventListener("click", () => { ui.page += 1; loadJobs(); });
+  window.addEventListener("hashchange", route);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && ui.openJob != null) closePanel();
+  });
+  // keep "3 min ago" true without refetching anything
+  setInterval(() => $$("time[data-ms]").forEach((t) => { t.textContent = ago(+t.dataset.ms); }),
+    30_000);
+}
+
+async function start() {
+  bindControls();
+  try {
+    const config = await api("GET", "config");
+    setupToken(Boolean(config.tokenRequired));
+    $("#queue-prefix").textContent = config.prefix || "";
+  } catch (err) {
+    showMessage(`Could not load the configuration: ${err.message}`, "error");
+  }
+  await loadCounts();
+  loadJobs();
+  loadThroughput();
+  setInterval(loadThroughput, 60_000);
+  route();
+  connectEvents();
+}
+
+start();

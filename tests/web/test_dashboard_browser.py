@@ -1,0 +1,120 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium.
+
+A job's progress bar moves to complete through Server-Sent Events, a failed job is
+retried with a click, and a screenshot is kept in tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.async_api import Page, async_playwright, expect
+
+from pykue import JobState, Queue
+from pykue.web import create_app
+from tests.helpers import ROOT
+from tests.test_worker import running
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+ARTIFACTS.mkdir(exist_ok=True)
+
+
+@pytest.fixture
+async def dashboard(queue: Queue) -> AsyncIterator[str]:
+    await queue.connect()
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts into its backlog at once
+    server = uvicorn.Server(uvicorn.Config(create_app(queue), log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            yield page
+        finally:
+            await browser.close()
+        assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+async def test_progress_goes_live_to_complete_and_a_failed_job_is_retried(
+    queue: Queue, dashboard: str, page: Page
+) -> None:
+    halfway, finish = asyncio.Event(), asyncio.Event()
+    attempts: dict[int, int] = {}
+
+    @queue.process("render")
+    async def handler(job: Any) -> str:
+        attempts[job.id] = attempts.get(job.id, 0) + 1
+        if job.data.get("fail") and attempts[job.id] == 1:
+            raise ValueError("the first try fails on purpose")
+        if job.data.get("slow"):
+            await job.progress(40, 100)
+            halfway.set()
+            await finish.wait()
+            await job.progress(100, 100)
+        return "rendered"
+
+    failing = await queue.create("render", {"fail": True}).save()
+    slow = await queue.create("render", {"slow": True}).save()
+    await page.goto(dashboard)
+    async with running(queue):
+        with pytest.raises(Exception, match="first try fails"):
+            await failing.wait(10)
+        await asyncio.wait_for(halfway.wait(), 10)
+
+        # the slow job is active, its bar at 40%, moved there by live events
+        await page.locator('[data-state-tab="active"]').click()
+        row = page.locator(f'[data-state][data-job-id="{slow.id}"]')
+        await expect(row.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "40")
+        await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+        finish.set()
+        assert await slow.wait(10) == "rendered"
+        await page.locator('[data-state-tab="complete"]').click()
+        done = page.locator(f'[data-state][data-job-id="{slow.id}"]')
+        await expect(done).to_have_attribute("data-state", "complete")
+        await expect(done.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+
+        # the failed job: open it, see its error, retry it with a click
+        await page.locator('[data-state-tab="failed"]').click()
+        await page.locator(f'[data-state][data-job-id="{failing.id}"]').click()
+        panel = page.locator("#job-panel")
+        await expect(panel).to_have_attribute("data-job-id", str(failing.id))
+        await expect(panel).to_contain_text("the first try fails on purpose")
+        retried = asyncio.Event()
+        queue.on("job complete", lambda job_id, result: job_id == failing.id and retried.set())
+        await panel.locator('[data-action="retry"]').click()
+        await asyncio.wait_for(retried.wait(), 10)
+    assert (await queue.get_job(failing.id)).state is JobState.COMPLETE
+    assert attempts[failing.id] == 2
+    await page.locator('[data-state-tab="complete"]').click()
+    await expect(page.locator(f'[data-state][data-job-id="{failing.id}"]')).to_have_attribute(
+        "data-state", "complete"
+    )
+    await page.screenshot(path=str(ARTIFACTS / "dashboard-after-retry.png"), full_page=True)
+
+
+async def test_the_page_fits_a_phone(queue: Queue, dashboard: str, page: Page) -> None:
+    await queue.create("render", {}).save()
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(dashboard)
+    await expect(page.locator('[data-count="inactive"]')).to_have_text("1")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "the page scrolls sideways on a phone"
+    await page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
