@@ -15,11 +15,12 @@ def run_block(code: str, redis_url: str, prefix: str) -> str:
     return run_python(["-c", code], REDIS_URL=redis_url, PYKUE_PREFIX=prefix)
 
 
-def test_readme_has_the_three_blocks() -> None:
-    assert len(BLOCKS) == 3
+def test_readme_has_the_four_blocks() -> None:
+    assert len(BLOCKS) == 4
     assert "queue.process" in BLOCKS[0]
     assert "pykue.sync" in BLOCKS[1]
     assert "test_mode" in BLOCKS[2]
+    assert "create_app" in BLOCKS[3]
 
 
 def test_tour_runs_as_written(redis_url: str, prefix: str, raw: redis.Redis) -> None:
@@ -50,3 +51,8 @@ def test_sync_block_runs_as_written(redis_url: str, prefix: str, raw: redis.Redi
 def test_test_mode_block_writes_nothing(redis_url: str, prefix: str, raw: redis.Redis) -> None:
     assert run_block(BLOCKS[2], redis_url, prefix) == ""
     assert raw.keys("{" + prefix + "}*") == []
+
+
+def test_dashboard_block_builds_the_app(redis_url: str, prefix: str) -> None:
+    code = BLOCKS[3] + "\nprint('/stats' in app.openapi()['paths'], app.state.pykue_token)"
+    assert run_block(code, redis_url, prefix).splitlines() == ["True change-me"]

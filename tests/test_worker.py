@@ -55,7 +55,7 @@ async def test_events_arrive_in_order_progress_then_complete(queue: Queue) -> No
         ("complete", {"ok": True}),
     ]  # fmt: skip
     stored = await queue.get_job(job.job_id)
-    assert (stored.state, stored.percent, stored.result) == (JobState.COMPLETE, 50, {"ok": True})
+    assert (stored.state, stored.percent, stored.result) == (JobState.COMPLETE, 100, {"ok": True})
     assert stored.attempts_made == 1
 
 

@@ -93,7 +93,14 @@ class Worker:
 
     async def drain(self, timeout: float) -> None:
         """Let running jobs finish for ``timeout`` s; hand the rest back to the queue."""
-        await asyncio.wait(self.loops[:-1])  # claim loops end on their own once stopping
+        # Claim loops end on their own once stopping; those idling in BLPOP are cancelled,
+        # again if need be: a cancel landing while redis-py is still connecting can be
+        # lost, and the BLPOP would then sit out its whole timeout.
+        idle_loops = set(self.loops[:-1])
+        while idle_loops:
+            _, idle_loops = await asyncio.wait(idle_loops, timeout=0.1)
+            for task in list(self.blocking):
+                task.cancel()
         pending = {r.task for r in self.running.values()}
         if pending:
             await asyncio.wait(pending, timeout=timeout)

@@ -1,0 +1,119 @@
+"""Parameter callbacks that check job options with pykue's own rules.
+
+Each takes the raw string click parsed (or None) and returns the checked value or
+raises ``click.BadParameter``, which ``main()`` turns into one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+import orjson
+
+from ..errors import InvalidJob
+from ..job import PRIORITIES, parse_backoff, parse_priority
+from ..keys import STATES, check_name
+
+PRIORITY_METAVAR = "[" + "|".join(PRIORITIES) + "|INT]"
+STATE = click.Choice(STATES)
+
+
+def priority(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
+    """A Kue priority name (low, normal, medium, high, critical) or an int."""
+    text = "normal" if value is None else value.strip()
+    try:
+        number: int | str = int(text)
+    except ValueError:
+        number = text
+    try:
+        return parse_priority(number)
+    except InvalidJob as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def backoff(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
+    """``fixed[:SECONDS]`` or ``exponential[:SECONDS]``."""
+    if value is None:
+        return None
+    kind, _, delay = value.partition(":")
+    try:
+        parsed = parse_backoff({"type": kind, "delay": float(delay) if delay else 0.0})
+    except ValueError as exc:  # float() and InvalidJob
+        raise click.BadParameter(
+            f"{value!r}: {exc}; use fixed:SECONDS or exponential:SECONDS", ctx, param
+        ) from None
+    return parsed
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: str | None, low: str) -> float:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number of seconds", ctx, param) from None
+    if not math.isfinite(seconds) or seconds < 0 or (low == "> 0" and seconds == 0):
+        raise click.BadParameter(f"{value!r} must be a finite number {low}", ctx, param)
+    return seconds
+
+
+def seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A finite number of seconds >= 0, or None when not given."""
+    return None if value is None else _seconds(ctx, param, value, ">= 0")
+
+
+def positive_seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A finite number of seconds > 0, or None when not given."""
+    return None if value is None else _seconds(ctx, param, value, "> 0")
+
+
+def name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A job type: 1 to 128 of ``[A-Za-z0-9_.:-]``."""
+    if value is None:
+        return None
+    try:
+        return check_name("job type", value)
+    except InvalidJob as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def job_id(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """A job id: a positive integer."""
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 0 < number < 2**53:
+        raise click.BadParameter(f"a job id is a positive integer, got {value!r}", ctx, param)
+    return number
+
+
+def json_object(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """Job data given on the command line: a JSON object."""
+    if value is None:
+        return None
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON ({exc}): {value!r}", ctx, param) from None
+    if not isinstance(data, dict):
+        example = '{"to": "a@b.c"}'
+        raise click.BadParameter(
+            f"job data must be a JSON object like '{example}', got {json_kind(data)}", ctx, param
+        )
+    return data
+
+
+def json_kind(value: object) -> str:
+    """How JSON calls the type of a decoded value."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else "an object"
