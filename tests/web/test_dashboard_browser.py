@@ -107,6 +107,8 @@ async def test_progress_goes_live_to_complete_and_a_failed_job_is_retried(
     await expect(page.locator(f'[data-state][data-job-id="{failing.id}"]')).to_have_attribute(
         "data-state", "complete"
     )
+    # the open job panel follows the job live too
+    await expect(panel.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
     await page.screenshot(path=str(ARTIFACTS / "dashboard-after-retry.png"), full_page=True)
 
 
@@ -118,3 +120,17 @@ async def test_the_page_fits_a_phone(queue: Queue, dashboard: str, page: Page) -
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "the page scrolls sideways on a phone"
     await page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+
+
+async def test_a_job_opens_from_the_keyboard(queue: Queue, dashboard: str, page: Page) -> None:
+    job = await queue.create("render", {"by": "keyboard"}).save()
+    await page.goto(dashboard)
+    await page.locator('[data-state-tab="inactive"]').click()
+    row = page.locator(f'[data-state][data-job-id="{job.id}"]')
+    await row.focus()
+    await page.keyboard.press("Enter")
+    panel = page.locator("#job-panel")
+    await expect(panel).to_have_attribute("data-job-id", str(job.id))
+    await expect(panel).to_contain_text("keyboard")
+    await page.keyboard.press("Escape")
+    await expect(row).to_be_focused()  # focus goes back where it was
