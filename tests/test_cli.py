@@ -8,6 +8,8 @@ synchronised on what they print (a worker's "ready" line, a dashboard's URL) or 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -16,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -429,6 +432,42 @@ def test_worker_processes_share_the_jobs_and_stop_together(cli: Cli, tmp_path: P
             os.kill(pid, 0)
 
 
+def start_two_workers(cli: Cli, tmp_path: Path) -> tuple[subprocess.Popen[str], set[int]]:
+    (tmp_path / "tasks.py").write_text(MEET_MODULE)
+    parent = cli.start("worker", "tasks:queue", "--processes", "2", cwd=tmp_path)
+    lines = read_until(parent.stderr, r"ready: meet", count=2)
+    started = re.search(r"started 2 worker processes \((\d+), (\d+)\)", "\n".join(lines))
+    assert started is not None, lines
+    return parent, {int(started[1]), int(started[2])}
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_hang_up_stops_the_worker_processes_gracefully(cli: Cli, tmp_path: Path) -> None:
+    parent, children = start_two_workers(cli, tmp_path)
+    parent.send_signal(signal.SIGHUP)  # the terminal or ssh session went away
+    _, err = parent.communicate(timeout=40)
+    assert parent.returncode == 0, err
+    assert sum("stopped" in line for line in err.splitlines()) == 2
+    assert all(gone(pid) for pid in children)
+
+
+def test_worker_processes_do_not_outlive_a_killed_parent(cli: Cli, tmp_path: Path) -> None:
+    parent, children = start_two_workers(cli, tmp_path)
+    parent.kill()
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while not all(gone(pid) for pid in children):  # orphans are not ours to wait() for
+        assert time.monotonic() < deadline, "worker processes outlived their parent"
+        time.sleep(0.05)
+
+
 # -- dashboard and demo -----------------------------------------------------------------------
 
 
@@ -486,3 +525,28 @@ def test_dashboard_on_a_busy_port_is_one_line_and_exit_1(cli: Cli) -> None:
         done = cli.run("dashboard", "--port", str(taken.getsockname()[1]))
     assert done.returncode == 1
     assert "cannot listen" in one_error_line(done)
+
+
+async def test_dashboard_middleware_leaves_no_tasks_behind_when_polled() -> None:
+    """Starlette's is_disconnected() calls receive() in a cancelled scope on every turn
+    of the event stream; each call must clean up after itself."""
+    from pykue.cli.serve import EndStreamsOnExit
+
+    never = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await never.wait()  # the client says nothing while it listens
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        for _ in range(200):  # poll like is_disconnected(): give up at once
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(receive(), 0.001)
+
+    before = len(asyncio.all_tasks())
+    await EndStreamsOnExit(app, asyncio.Event())({"type": "http"}, receive, send)
+    await asyncio.sleep(0)  # let the cancelled ones finish
+    assert len(asyncio.all_tasks()) == before

@@ -216,6 +216,9 @@ class Job:
         self.unique = None if unique is None else check_name("unique key", unique)
 
         self.id: int | None = None
+        # after save(): False when a job with its unique key (or this very save,
+        # retried) already existed and save() returned that job
+        self.created: bool | None = None
         self.state: JobState | None = None
         self.attempts_made = 0
         self.stalls = 0

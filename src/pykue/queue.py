@@ -211,7 +211,8 @@ class Queue:
 
     async def _saved(self, job: Job, reply: Any) -> None:
         job.id = int(reply[0])
-        if int(reply[2]) == 0:  # a retried save or a unique key: the job already existed
+        job.created = int(reply[2]) == 1
+        if not job.created:  # a retried save or a unique key: the job already existed
             try:
                 existing = await self.get_job(job.id)
                 job.state, job.created_at = existing.state, existing.created_at

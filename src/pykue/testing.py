@@ -55,6 +55,7 @@ class TestMode:
     async def capture(self, job: Job) -> None:
         self._next_id += 1
         job.id = self._next_id
+        job.created = True
         job.state = JobState.INACTIVE
         self.jobs.append(job)
         await self._emit(job, "enqueue", ())

@@ -119,6 +119,10 @@ async def test_create_one_and_many(api: httpx2.AsyncClient, queue: Queue) -> Non
     many = await api.post("/job", json=[{"type": "email"}, {"type": "sms", "data": {"n": 1}}])
     assert [r["message"] for r in many.json()] == ["job created"] * 2
     assert (await queue.counts())["inactive"] == 3
+    twice = await api.post("/job", json=[{"type": "email", "options": {"unique": "u1"}}] * 2)
+    first, second = twice.json()
+    assert first["message"] == "job created"
+    assert second == {"message": "job exists", "id": first["id"]}
 
 
 async def test_state_priority_retry_remove_pause(api: httpx2.AsyncClient, queue: Queue) -> None:

@@ -84,11 +84,16 @@ class EndStreamsOnExit:
                 return {"type": "http.disconnect"}
             message = asyncio.ensure_future(receive())
             closing = asyncio.ensure_future(self.closing.wait())
-            await asyncio.wait({message, closing}, return_when=asyncio.FIRST_COMPLETED)
-            closing.cancel()
-            if message.done():
+            try:
+                await asyncio.wait({message, closing}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # also when the caller is cancelled (Starlette's is_disconnected() polls
+                # receive() in a cancelled scope): never leave these two behind
+                closing.cancel()
+                if not message.done():
+                    message.cancel()
+            if not message.cancelled():
                 return message.result()
-            message.cancel()
             return {"type": "http.disconnect"}
 
         async def tracked_send(message: Message) -> None:

@@ -10,12 +10,21 @@ the parent exits 1.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import signal
 import sys
 
 from .base import PROG, say
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """In a child before exec (Linux): get SIGTERM if the parent dies, even by SIGKILL,
+    so no worker is left running on its own."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def supervise(child_args: list[str], processes: int) -> int:
@@ -31,15 +40,22 @@ async def _supervise(command: list[str], processes: int) -> int:
     def forward(sig: signal.Signals) -> None:
         nonlocal stopping
         stopping = True
+        # a hang-up (terminal or ssh session closed) stops the workers gracefully
+        sent = signal.SIGTERM if sig == signal.SIGHUP else sig
         for child in children:
             if child.returncode is None:
-                child.send_signal(sig)
+                child.send_signal(sent)
 
     for sig in SIGNALS:
         loop.add_signal_handler(sig, forward, sig)
     try:
         for _ in range(processes):
-            children.append(await asyncio.create_subprocess_exec(*command, start_new_session=True))
+            child = await asyncio.create_subprocess_exec(
+                *command, start_new_session=True, preexec_fn=die_with_parent
+            )
+            children.append(child)
+            if stopping:  # a signal came while the others were starting
+                child.send_signal(signal.SIGTERM)
         pids = ", ".join(str(child.pid) for child in children)
         say(
             f"{PROG}: started {processes} worker processes ({pids}); Ctrl-C stops them all",

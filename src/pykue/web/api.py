@@ -156,9 +156,14 @@ async def create_jobs(request: Request) -> Any:
     jobs = [build_job(queue, item) for item in items]  # all checked before any is saved
     if many:
         await queue.add_bulk(jobs)
-        return [{"message": "job created", "id": job.id} for job in jobs]
+        return [saved(job) for job in jobs]
     await jobs[0].save()
-    return {"message": "job created", "id": jobs[0].id}
+    return saved(jobs[0])
+
+
+def saved(job: Job) -> dict[str, Any]:
+    # not created: its unique key already named a job, whose id this is
+    return {"message": "job created" if job.created else "job exists", "id": job.id}
 
 
 def build_job(queue: Queue, item: object) -> Job:

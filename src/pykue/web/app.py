@@ -121,7 +121,7 @@ def event_json(fields: dict[bytes, bytes]) -> dict[str, Any]:
         name = raw_name.decode()
         if name in ("result", "data"):
             out[name] = loads(raw_value)
-        elif name in ("id", "progress", "attempts_made", "priority"):
+        elif name in ("id", "progress", "attempts_made", "priority", "stalls"):
             out[name] = int(raw_value)
         else:
             out[name] = raw_value.decode()
