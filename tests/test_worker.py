@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 import uuid
@@ -557,3 +558,27 @@ async def test_wait_finds_a_finished_job_whose_events_were_trimmed(
         await q.close()
         assert_invariants(raw, prefix)
         delete_prefix(raw, prefix)
+
+
+async def test_more_handlers_than_pooled_connections_wait_for_one(
+    queue: Queue, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pykue.connection import MAX_CONNECTIONS
+
+    total, finished = 2 * MAX_CONNECTIONS, asyncio.Event()
+    done = 0
+
+    @queue.process("crowd", concurrency=int(MAX_CONNECTIONS * 1.5))
+    async def handler(job: Any) -> None:
+        nonlocal done
+        await job.progress(50)  # every handler holds the pool at once, and then acks
+        done += 1
+        if done == total:
+            finished.set()
+
+    await queue.add_bulk([queue.create("crowd", {}) for _ in range(total)])
+    async with running(queue):
+        await asyncio.wait_for(finished.wait(), 60)
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    for state in ("active", "inactive"):
+        assert (await queue.counts("crowd"))[state] == 0

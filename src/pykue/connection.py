@@ -34,6 +34,8 @@ CONNECT_TIMEOUT = 5.0
 SOCKET_TIMEOUT = 30.0
 HEALTH_CHECK_INTERVAL = 15
 RETRIES = 6
+MAX_CONNECTIONS = 100  # per client; callers beyond it wait up to POOL_TIMEOUT for one
+POOL_TIMEOUT = 20.0
 BACKOFF_CAP = 1.0
 BACKOFF_BASE = 0.05
 RETRY_ON = (redis.ConnectionError, redis.TimeoutError)
@@ -70,12 +72,22 @@ async def resolve_url(settings: Settings) -> str:
 
 
 def create_client(url: str) -> redis.asyncio.Redis:
-    """An asyncio client for ``url`` that retries through short outages."""
+    """An asyncio client for ``url`` that retries through short outages.
+
+    Its pool waits for a free connection instead of failing: a busy worker (many
+    handlers acking at once) must queue for a connection, not see errors."""
     retry = redis.asyncio.retry.Retry(ExponentialBackoff(BACKOFF_CAP, BACKOFF_BASE), RETRIES)
     try:
-        return redis.asyncio.Redis.from_url(url, retry=retry, **_options(url))
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_TIMEOUT,
+            retry=retry,
+            **_options(url),
+        )
     except ValueError as exc:
         raise _bad_url(url, exc) from None
+    return redis.asyncio.Redis.from_pool(pool)
 
 
 def create_sync_client(url: str) -> redis.Redis:
