@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -31,8 +30,6 @@ from pykue.keys import Keys
 from tests.helpers import assert_invariants, delete_prefix, env_without_redis, free_port
 
 PYKUE = Path(sys.executable).parent / "pykue"
-HAS_WEB = importlib.util.find_spec("pykue.web.app") is not None
-needs_web = pytest.mark.skipif(not HAS_WEB, reason="pykue.web is not there yet")
 
 ADD_MODULE = """
 import os
@@ -492,7 +489,6 @@ def test_demo_runs_for_its_duration_and_prints_the_seed_lines(cli: Cli) -> None:
     assert any("Ctrl-C" in line for line in lines)
 
 
-@needs_web
 def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(cli: Cli, prefix: str) -> None:
     demo = cli.start("demo", "--port", str(free_port()), "--duration", "50")
     lines = read_until(demo.stdout, r"Stop: +Ctrl-C")  # the notification jobs are done
@@ -504,7 +500,6 @@ def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(cli: Cli, prefix: str) ->
     check_demo_lines(lines + out.splitlines())
 
 
-@needs_web
 def test_dashboard_serves_the_api_and_stops_on_ctrl_c(cli: Cli, prefix: str) -> None:
     server = cli.start("dashboard", "--port", "0", PYKUE_DASHBOARD_TOKEN="s3cret")
     line = read_until(server.stdout, r"http://")[0]
@@ -517,7 +512,6 @@ def test_dashboard_serves_the_api_and_stops_on_ctrl_c(cli: Cli, prefix: str) -> 
     interrupt(server)
 
 
-@needs_web
 def test_dashboard_on_a_busy_port_is_one_line_and_exit_1(cli: Cli) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
