@@ -58,7 +58,6 @@ class Worker:
         self.slot_free = {t: asyncio.Event() for t in handlers}
         self.stopping = asyncio.Event()
         self.stopped = asyncio.Event()
-        self.blocking: set[asyncio.Task[None]] = set()
         self.loops: list[asyncio.Task[None]] = []
         self.drain_timeout = 10.0
         # one thread per slot of the plain-def handlers, so none waits for a thread
@@ -82,9 +81,7 @@ class Worker:
             self.stopped.set()
 
     def request_stop(self) -> None:
-        self.stopping.set()
-        for task in list(self.blocking):
-            task.cancel()  # only loops idling in BLPOP: a claim in flight is never cut
+        self.stopping.set()  # idle claim loops wake up; a claim in flight is never cut
 
     async def stop(self, timeout: float) -> None:
         self.drain_timeout = timeout
@@ -93,14 +90,7 @@ class Worker:
 
     async def drain(self, timeout: float) -> None:
         """Let running jobs finish for ``timeout`` s; hand the rest back to the queue."""
-        # Claim loops end on their own once stopping; those idling in BLPOP are cancelled,
-        # again if need be: a cancel landing while redis-py is still connecting can be
-        # lost, and the BLPOP would then sit out its whole timeout.
-        idle_loops = set(self.loops[:-1])
-        while idle_loops:
-            _, idle_loops = await asyncio.wait(idle_loops, timeout=0.1)
-            for task in list(self.blocking):
-                task.cancel()
+        await asyncio.wait(self.loops[:-1])  # claim loops end on their own once stopping
         pending = {r.task for r in self.running.values()}
         if pending:
             await asyncio.wait(pending, timeout=timeout)
@@ -145,30 +135,32 @@ class Worker:
                     else min(IDLE_BLOCK, (next_run - now) / 1000)
                 )
                 await self.idle(self.blocker.blpop([wake_key], timeout=max(wait, 0.01)))
-            except asyncio.CancelledError:
-                if self.stopping.is_set():
-                    return
-                raise
             except TRANSIENT as exc:
                 log.warning("pykue: worker cannot reach Redis (%s); retrying", exc)
-                await backoff.sleep()
+                await self.idle(backoff.sleep())
             except RedisError as exc:  # READONLY after a failover, OOM, BUSY...: wait it out
                 log.error("pykue: claiming %s failed (%s); retrying", job_type, exc)
-                await backoff.sleep()
+                await self.idle(backoff.sleep())
 
     async def idle(self, waiting: Awaitable[Any]) -> None:
-        """Await something a stop request may cut short (no claim is in flight here)."""
-        task = asyncio.current_task()
-        assert task is not None
-        self.blocking.add(task)
+        """Await ``waiting`` (no claim is in flight here) unless a stop request comes first.
+
+        The wait is raced against the stop request and cut short with cancel_all, which
+        cancels again if need be: a cancel landing while redis-py is still connecting
+        can be lost, and a BLPOP would then sit out its whole timeout."""
+        if self.stopping.is_set():
+            if isinstance(waiting, Coroutine):
+                waiting.close()  # never started: no "never awaited" warning
+            return
+        task = asyncio.ensure_future(waiting)
+        stop = asyncio.ensure_future(self.stopping.wait())
         try:
-            if self.stopping.is_set():
-                if isinstance(waiting, Coroutine):
-                    waiting.close()
-                return
-            await waiting
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self.blocking.discard(task)
+            stop.cancel()
+            await cancel_all([task], every=0.1)
+        if not task.cancelled():
+            task.result()  # a BLPOP's error goes to the claim loop's handlers
 
     def start(self, job_id: int, flat: list[bytes]) -> None:
         fields = dict(zip(flat[::2], flat[1::2], strict=True))
