@@ -140,3 +140,27 @@ async def test_worker_survives_a_server_that_turns_read_only(
         await q.close()
         admin.close()
         server.stop()
+
+
+async def test_event_reader_survives_an_error_reply_to_its_read(
+    queue: Queue, raw: redis.Redis
+) -> None:
+    """A blocked XREAD can end in an error reply (CLIENT UNBLOCK ... ERROR, or a
+    failover on Redis 7); the reader must carry on, not stop delivering."""
+    completed = asyncio.Event()
+
+    @queue.process("after")
+    async def handler(job: Any) -> str:
+        return "delivered"
+
+    await queue.connect()
+    queue.on("job complete", lambda job_id, result: completed.set())
+    deadline = time.monotonic() + 10
+    while not (readers := [c for c in raw.client_list() if c["cmd"] == "xread"]):
+        assert time.monotonic() < deadline, "the event reader never blocked in XREAD"
+        await asyncio.sleep(0.01)  # a server-side state; there is no event to wait on
+    reader = readers[0]
+    assert raw.client_unblock(reader["id"], error=True)
+    await queue.create("after", {}).save()
+    async with running(queue):
+        await asyncio.wait_for(completed.wait(), 20)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from .aio import TRANSIENT, Backoff, cancel_all
 from .errors import JobFailed, JobNotFound
@@ -182,7 +183,7 @@ class EventReader:
                     {self._stream: self._position}, count=1000, block=BLOCK_MS
                 )
                 backoff.reset()
-            except TRANSIENT as exc:
+            except (*TRANSIENT, RedisError) as exc:  # READONLY etc. must not end delivery either
                 log.warning(
                     "pykue: event stream read failed (%s); retrying in %.2fs", exc, backoff.current
                 )
@@ -219,7 +220,7 @@ class EventReader:
                 assert self._client is not None
                 entries: Any = await self._client.xrange(self._stream, min="(" + after, max=upto)
                 break
-            except TRANSIENT:
+            except (*TRANSIENT, RedisError):
                 await backoff.sleep()
         try:
             for raw_id, fields in entries:
