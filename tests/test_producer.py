@@ -138,7 +138,7 @@ async def test_retried_save_with_the_same_token_creates_one_job(
     queue: Queue, raw: redis.Redis, prefix: str
 ) -> None:
     # What redis-py does when a save times out after Redis ran it: the same call again.
-    args = ("token-1", 3600, "email", b"{}", 0, "priority", 0, "attempts", 1)
+    args = ("token-1", 3600, b'[["email", "{}", 0, 0, 1, "", 0, "", ""]]')
     first = await queue.call("enqueue", *args)
     again = await queue.call("enqueue", *args)
     assert int(again[0]) == int(first[0])

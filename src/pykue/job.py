@@ -7,7 +7,7 @@ Queue that created it, which owns the connection.
 from __future__ import annotations
 
 import math
-import uuid
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from enum import Enum
@@ -68,6 +68,8 @@ MAX_SECONDS = 10 * 365 * 86400  # the longest delay, TTL or backoff pykue accept
 
 def _seconds(name: str, value: object, *, allow_zero: bool) -> float:
     """A duration in seconds, whole milliseconds (what Redis stores), at most ten years."""
+    if value == 0 and allow_zero and type(value) in (int, float):
+        return 0.0  # the common case, checked first: jobs are created in bulk
     if isinstance(value, timedelta):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -233,7 +235,7 @@ class Job:
         self.completed_at: int | None = None
         self.failed_at: int | None = None
         self.run_at: int | None = None
-        self.save_token = uuid.uuid4().hex  # makes save() idempotent, see enqueue.lua
+        self.save_token = os.urandom(16).hex()  # makes save() idempotent, see enqueue.lua
         self.token = 0  # fencing token of the current claim; only a worker uses it
         self.cursor: str | None = None  # event-stream id from which this job's events are read
         self.listeners: dict[str, list[Callback]] = {}
@@ -242,16 +244,17 @@ class Job:
 
     # -- codec -------------------------------------------------------------
 
-    def options_fields(self) -> dict[str, bytes | str | int | float]:
-        """The option fields enqueue.lua stores beside type and data."""
-        return {
-            "priority": self.priority,
-            "attempts": self.attempts,
-            "backoff": dumps(self.backoff, "backoff") if self.backoff else b"",
-            "ttl": round(self.ttl * 1000) if self.ttl else 0,
-            "remove": encode_remove_policy(self.remove_on_complete),
-            "unique": self.unique or "",
-        }
+    def options_fields(self) -> tuple[int, int, str, int, str, str]:
+        """The options enqueue.lua stores beside type and data, in its argument order:
+        priority, attempts, backoff, ttl (ms), remove policy, unique key."""
+        return (
+            self.priority,
+            self.attempts,
+            dumps(self.backoff, "backoff").decode() if self.backoff else "",
+            round(self.ttl * 1000) if self.ttl else 0,
+            encode_remove_policy(self.remove_on_complete),
+            self.unique or "",
+        )
 
     @classmethod
     def from_hash(cls, queue: Queue, job_id: int, h: Mapping[bytes, bytes]) -> Job:

@@ -8,14 +8,17 @@ EventReader (events.py).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import signal
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
+import orjson
 from redis.asyncio import Redis
 
+from .aio import cancel_all
 from .config import Settings
 from .connection import check_server, create_client, resolve_url
 from .errors import InvalidJob, JobFailed, JobNotFound, JobTimeout, raise_for_code
@@ -39,6 +42,7 @@ log = logging.getLogger("pykue")
 H = TypeVar("H", bound=Handler)
 
 SAVE_TOKEN_TTL = 24 * 3600  # a retried save within a day returns the first save's job
+BULK_CHUNK = 500  # jobs per enqueue script call: each call holds Redis for a few ms at most
 PAGE_LIMIT = 1000
 
 
@@ -163,32 +167,53 @@ class Queue:
             return
         if self._reader is not None:
             await self._reader.ready()  # queue-wide listeners see every job saved after on()
-        await self._saved(job, await self.call("enqueue", *args))
+        # The Job's own token: a save the caller retries after a timeout finds the first.
+        reply = await self.call("enqueue", job.save_token, SAVE_TOKEN_TTL, orjson.dumps([args]))
+        await self._saved(job, reply)
 
     async def add_bulk(self, jobs: list[Job]) -> list[Job]:
-        """Save many jobs in one pipelined round trip; each save is still atomic."""
+        """Save many jobs, a few hundred per script call; each call is atomic.
+
+        Every job is checked before anything is sent. Chunks go one after another, so
+        ids follow the list's order; the reply to one is applied while the next runs.
+        If it raises, the jobs that have an id were saved; a chunk on the wire at the
+        time may have been saved too (its jobs show up in the queue, not in the list)."""
         if not isinstance(jobs, list) or not all(isinstance(job, Job) for job in jobs):
             raise InvalidJob("add_bulk takes a list of Job objects from queue.create()")
         if len({id(job) for job in jobs}) != len(jobs):
             raise InvalidJob("add_bulk got the same Job twice")
-        encoded = [(job, self._enqueue_args(job)) for job in jobs]
+        encoded = [self._enqueue_args(job) for job in jobs]
         if self.test_mode.active:
             for job in jobs:
                 await self.test_mode.capture(job)
             return jobs
-        scripts = await self._ensure()
+        await self._ensure()
         if self._reader is not None:
             await self._reader.ready()
-        async with self.client.pipeline(transaction=False) as pipe:
-            for _job, args in encoded:
-                await scripts.call("enqueue", *args, client=pipe)
-            replies = await pipe.execute()
-        for job, reply in zip(jobs, replies, strict=True):
-            await self._saved(job, reply)
+
+        async def send(start: int) -> Any:
+            tokens = "".join(job.save_token for job in jobs[start : start + BULK_CHUNK])
+            token = hashlib.blake2b(tokens.encode(), digest_size=16)
+            chunk = orjson.dumps(encoded[start : start + BULK_CHUNK])
+            return await self.call("enqueue", token.hexdigest(), SAVE_TOKEN_TTL, chunk)
+
+        start = 0
+        in_flight = asyncio.ensure_future(send(0)) if jobs else None
+        try:
+            while in_flight is not None:
+                reply = await in_flight
+                end = start + BULK_CHUNK
+                in_flight = asyncio.ensure_future(send(end)) if end < len(jobs) else None
+                for i, job in enumerate(jobs[start:end]):
+                    await self._saved(job, reply[3 * i : 3 * i + 3])
+                start = end
+        finally:
+            if in_flight is not None:
+                await cancel_all([in_flight])
         return jobs
 
-    def _enqueue_args(self, job: Job) -> list[str | bytes | int | float]:
-        """enqueue.lua's arguments for ``job``, validated: nothing is sent if this raises."""
+    def _enqueue_args(self, job: Job) -> list[str | int]:
+        """One job's entry in enqueue.lua's list, validated: nothing is sent if this raises."""
         if job.id is not None:
             raise InvalidJob(f"job {job.id} is already saved")
         data = dumps(job.data)
@@ -197,17 +222,7 @@ class Queue:
                 f"job data is {len(data)} bytes, over the limit of {self.max_payload} "
                 "(Queue(max_payload=...))"
             )
-        # The Job's own token: a save the caller retries after a timeout finds the first.
-        args: list[str | bytes | int | float] = [
-            job.save_token,
-            SAVE_TOKEN_TTL,
-            job.type,
-            data,
-            job.delay_ms,
-        ]
-        for name, value in job.options_fields().items():
-            args += [name, value]
-        return args
+        return [job.type, data.decode(), job.delay_ms, *job.options_fields()]
 
     async def _saved(self, job: Job, reply: Any) -> None:
         job.id = int(reply[0])

@@ -45,6 +45,7 @@ class ThreadJob:
         self._run(self._job.log(message, *args))
 
 
+@functools.cache
 def is_async(handler: Handler) -> bool:
     target = getattr(handler, "__call__", None)  # noqa: B004 - callable objects too
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(target)

@@ -25,6 +25,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from .aio import TRANSIENT, Backoff, cancel_all
+from .completions import Completions
 from .errors import JobNotFound, LeaseLost, raise_for_code
 from .job import Job, backoff_delay, dumps, encode_remove_policy
 from .runner import Handler, TTLExceeded, is_async, run_handler
@@ -60,6 +61,7 @@ class Worker:
         self.stopped = asyncio.Event()
         self.loops: list[asyncio.Task[None]] = []
         self.drain_timeout = 10.0
+        self.completions = Completions(self.call, queue.lease)
         # one thread per slot of the plain-def handlers, so none waits for a thread
         slots = sum(c for handler, c in handlers.values() if not is_async(handler))
         self.threads = ThreadPoolExecutor(max(1, slots), thread_name_prefix="pykue-job")
@@ -76,6 +78,7 @@ class Worker:
             await self.drain(self.drain_timeout)
         finally:
             await cancel_all(self.loops)
+            await self.completions.close(timeout=0)
             await self.blocker.aclose()
             self.threads.shutdown(wait=False)  # a thread past its TTL cannot be waited for
             self.stopped.set()
@@ -90,6 +93,8 @@ class Worker:
 
     async def drain(self, timeout: float) -> None:
         """Let running jobs finish for ``timeout`` s; hand the rest back to the queue."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         await asyncio.wait(self.loops[:-1])  # claim loops end on their own once stopping
         pending = {r.task for r in self.running.values()}
         if pending:
@@ -100,6 +105,7 @@ class Worker:
         await cancel_all([entry.task for entry in unfinished])
         for entry in unfinished:
             await self.ack(entry.job, "release")
+        await self.completions.close(timeout=max(1.0, deadline - loop.time()))
 
     # -- claiming ------------------------------------------------------------------------
 
@@ -207,7 +213,7 @@ class Worker:
             message = str(exc) or type(exc).__name__
             await self.fail(job, message, traceback.format_exc())
             return
-        await self.ack(job, "complete", encoded, encode_remove_policy(job.remove_on_complete))
+        self.completions.complete(job, encoded, encode_remove_policy(job.remove_on_complete))
 
     async def fail(self, job: Job, message: str, trace: str) -> None:
         attempt = job.attempts_made + 1

@@ -30,21 +30,50 @@ if redis.call('SISMEMBER', PAUSED, jtype) == 1 then
 end
 local queue = type_state_key(jtype, 'inactive')
 local popped = redis.call('ZPOPMIN', queue, count)
+-- Per job only what cannot be shared: read, write and announce it. The index moves
+-- are one variadic call each for the whole batch.
+local ids, active, leases = {}, {}, {}
 for i = 1, #popped, 2 do
   local id = popped[i]
   local jk = job_key(id)
-  observe('latency', math.max(0, now - (tonumber(redis.call('HGET', jk, 'updated_at')) or now)))
-  redis.call('ZREM', state_key('inactive'), id)
-  index(id, jtype, 'active', id)
-  redis.call('ZADD', LEASES, now + lease, id)
-  redis.call('HINCRBY', jk, 'token', 1)
-  redis.call('HSET', jk, 'state', 'active', 'started_at', now, 'updated_at', now, 'worker', worker)
-  emit('event', 'start', 'id', id, 'type', jtype)
-  reply[#reply + 1] = {id, redis.call('HGETALL', jk)}
+  local h = redis.call('HGETALL', jk)
+  if #h > 0 then
+    local updated, token = now, 0
+    for k = 1, #h, 2 do
+      if h[k] == 'updated_at' then updated = tonumber(h[k + 1]) or now
+      elseif h[k] == 'token' then token = tonumber(h[k + 1]) or 0 end
+    end
+    observe('latency', math.max(0, now - updated))
+    token = token + 1
+    redis.call('HSET', jk, 'state', 'active', 'started_at', now, 'updated_at', now,
+      'worker', worker, 'token', token)
+    emit('event', 'start', 'id', id, 'type', jtype)
+    -- the hash as it is now: the fields just written are appended, and a reader
+    -- building a map from the pairs keeps the last value of each
+    for _, v in ipairs({'state', 'active', 'started_at', tostring(now), 'updated_at',
+        tostring(now), 'worker', worker, 'token', tostring(token)}) do
+      h[#h + 1] = v
+    end
+    reply[#reply + 1] = {id, h}
+    ids[#ids + 1] = id
+    active[#active + 1] = id
+    active[#active + 1] = id
+    leases[#leases + 1] = now + lease
+    leases[#leases + 1] = id
+  end
 end
 if #popped > 0 then
-  for i = 1, #popped, 2 do redis.call('RPUSH', memo, popped[i]) end
-  redis.call('PEXPIRE', memo, lease)
-  if redis.call('ZCARD', queue) > 0 then wake(jtype) end
+  local gone = {}
+  for i = 1, #popped, 2 do gone[#gone + 1] = popped[i] end
+  redis.call('ZREM', state_key('inactive'), unpack(gone))
 end
+if #ids > 0 then
+  redis.call('ZADD', state_key('active'), unpack(active))
+  redis.call('ZADD', type_state_key(jtype, 'active'), unpack(active))
+  redis.call('ZADD', LEASES, unpack(leases))
+  redis.call('RPUSH', memo, unpack(ids))
+  redis.call('PEXPIRE', memo, lease)
+end
+if #popped > 0 and redis.call('ZCARD', queue) > 0 then wake(jtype) end
+flush_stats()
 return reply

@@ -1,41 +1,74 @@
--- complete: an active job's handler returned; store the result and apply retention.
+-- complete: active jobs' handlers returned; store the results and apply retention. The
+-- worker sends the completions that piled up while its previous call was in flight.
 -- KEYS[1] events stream
--- ARGV[1] base, ARGV[2] events maxlen, ARGV[3] id, ARGV[4] fencing token, ARGV[5] result
--- (JSON), ARGV[6] retention: '' keep, 'all' delete now, 'count:N' keep N newest complete
+-- ARGV[1] base, ARGV[2] events maxlen, then per job a group of 4: id, fencing token,
+-- result (JSON), retention: '' keep, 'all' delete now, 'count:N' keep N newest complete
 -- jobs of the type, 'age:MS' delete complete jobs of the type older than MS.
--- Returns {0} done (also when this same claim already completed it: a retried call),
--- {-1} no such job, {-2} the token is stale or the job left 'active' (lease lost).
--- Event: complete (id, type, result).
-local id, token = ARGV[3], ARGV[4]
-local jk = job_key(id)
-local fields = redis.call('HMGET', jk, 'state', 'token', 'type', 'attempts_made', 'started_at')
-local state, held, jtype = fields[1], fields[2], fields[3]
-if not state then return {-1} end
-if held ~= token then return {-2} end
-if state == 'complete' then return {0} end
-if state ~= 'active' then return {-2} end
-
+-- Returns one code per job: 0 done (also when this same claim already completed it: a
+-- retried call), -1 no such job, -2 the token is stale or the job left 'active'.
+-- Event: complete (id, type, result) per job.
 local now = now_ms()
-unindex(id, jtype, 'active')
-redis.call('HSET', jk, 'state', 'complete', 'result', ARGV[5], 'completed_at', now, 'progress', 100,
-  'updated_at', now, 'attempts_made', tonumber(fields[4]) + 1)
-emit('event', 'complete', 'id', id, 'type', jtype, 'result', ARGV[5])
-local ran = math.max(0, now - (tonumber(fields[5]) or now))
-redis.call('HINCRBY', STATS, 'work_time', ran)
-redis.call('HINCRBY', STATS, 'completed', 1)
-observe('duration', ran)
-count_minute(now, 'complete')
+local trims = {} -- complete index of a type -> the retention policy to apply to it
+-- Index moves are gathered here and done with one variadic call per key after the
+-- loop: per job only its own hash and event are written.
+local left = {}    -- ids leaving 'active' (and the leases)
+local by_type = {} -- type -> {left = ids, kept = score/id pairs for its complete index}
 
-local policy = ARGV[6]
-local typed = type_state_key(jtype, 'complete')
-local doomed = {}
-if policy == 'all' then
-  doomed = {id}
-else
-  index(id, jtype, 'complete', now)
+local function complete(id, token, result, policy)
+  local jk = job_key(id)
+  local fields = redis.call('HMGET', jk, 'state', 'token', 'type', 'attempts_made', 'started_at')
+  local state, held, jtype = fields[1], fields[2], fields[3]
+  if not state then return -1 end
+  if held ~= token then return -2 end
+  if state == 'complete' then return 0 end
+  if state ~= 'active' then return -2 end
+
+  redis.call('HSET', jk, 'state', 'complete', 'result', result, 'completed_at', now, 'progress', 100,
+    'updated_at', now, 'attempts_made', (tonumber(fields[4]) or 0) + 1)
+  emit('event', 'complete', 'id', id, 'type', jtype, 'result', result)
+  local ran = math.max(0, now - (tonumber(fields[5]) or now))
+  bump('work_time', ran)
+  bump('completed', 1)
+  observe('duration', ran)
+  count_minute(now, 'complete')
+
+  local moves = by_type[jtype]
+  if not moves then
+    moves = {left = {}, kept = {}}
+    by_type[jtype] = moves
+  end
+  left[#left + 1] = id
+  moves.left[#moves.left + 1] = id
+  if policy == 'all' then
+    drop(id)
+  else
+    moves.kept[#moves.kept + 1] = now
+    moves.kept[#moves.kept + 1] = id
+    if policy ~= '' then trims[type_state_key(jtype, 'complete')] = policy end
+  end
+  return 0
+end
+
+local function move_indexes()
+  if #left == 0 then return end
+  redis.call('ZREM', state_key('active'), unpack(left))
+  redis.call('ZREM', LEASES, unpack(left))
+  for jtype, moves in pairs(by_type) do
+    redis.call('ZREM', type_state_key(jtype, 'active'), unpack(moves.left))
+    if #moves.kept > 0 then
+      redis.call('ZADD', state_key('complete'), unpack(moves.kept))
+      redis.call('ZADD', type_state_key(jtype, 'complete'), unpack(moves.kept))
+    end
+  end
+end
+
+-- Retention runs once per type after the batch, not once per job: jobs of one batch
+-- share a timestamp, and a per-job trim would rescan the whole tie each time.
+local function trim(typed, policy)
+  local doomed = {}
   if policy:sub(1, 6) == 'count:' then
     local excess = redis.call('ZCARD', typed) - tonumber(policy:sub(7))
-    -- bounded per call so one completion never stalls Redis; later ones trim the rest
+    -- bounded per call so one call never stalls Redis; later ones trim the rest
     if excess > 0 then
       local n = math.min(excess, 1000)
       local head = redis.call('ZRANGE', typed, 0, n - 1, 'WITHSCORES')
@@ -52,10 +85,18 @@ else
   elseif policy:sub(1, 4) == 'age:' then
     doomed = redis.call('ZRANGEBYSCORE', typed, '-inf', now - tonumber(policy:sub(5)), 'LIMIT', 0, 1000)
   end
+  for _, victim in ipairs(doomed) do
+    redis.call('ZREM', state_key('complete'), victim)
+    redis.call('ZREM', typed, victim)
+    drop(victim)
+  end
 end
-for _, victim in ipairs(doomed) do
-  redis.call('ZREM', state_key('complete'), victim)
-  redis.call('ZREM', typed, victim)
-  drop(victim)
+
+local codes = {}
+for a = 3, #ARGV, 4 do
+  codes[#codes + 1] = complete(ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
 end
-return {0}
+move_indexes()
+for typed, policy in pairs(trims) do trim(typed, policy) end
+flush_stats()
+return codes

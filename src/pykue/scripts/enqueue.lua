@@ -1,48 +1,77 @@
--- enqueue: store a new job as inactive (or delayed) and index it.
+-- enqueue: store new jobs as inactive (or delayed) and index them; many per call (bulk
+-- adds send a few hundred at a time, so each job costs no round trip of its own).
 -- KEYS[1] events stream
--- ARGV[1] base, ARGV[2] events maxlen, ARGV[3] save token, ARGV[4] token ttl (s),
--- ARGV[5] type, ARGV[6] data (JSON), ARGV[7] delay (ms), then field/value pairs of options.
--- Returns {id, event id, created}: created is 0 when the save token or the unique key
--- already names a job (a retried save, or a duplicate), and that job's id is returned.
--- Event: enqueue (id, type, state).
+-- ARGV[1] base, ARGV[2] events maxlen, ARGV[3] save token, ARGV[4] its ttl (s), ARGV[5]
+-- the jobs as one JSON array of [type, data (JSON text), delay (ms), priority, attempts,
+-- backoff (JSON text or ''), ttl (ms, 0 none), remove policy, unique key ('' none)]:
+-- one argument, not nine per job, because encoding arguments is most of a bulk add's
+-- cost on the client.
+-- The save token names this call (a single save's own token, or one derived from a bulk
+-- chunk's jobs): a call resent after a lost reply, or a save the caller retries, finds
+-- the ids the first one created and creates nothing.
+-- Returns {id, event id, created} per job, flattened: created is 0 when the save token
+-- or the unique key already names a job (a retried save, or a duplicate), and that
+-- job's id is returned with an empty event id.
+-- Event: enqueue (id, type, state) per job created.
 local token_key = BASE .. ':save:' .. ARGV[3]
+local reply = {}
 local known = redis.call('GET', token_key)
-if known then return {tonumber(known), '', 0} end
-
-local jtype, delay = ARGV[5], tonumber(ARGV[7])
-local fields = {}
-local unique, priority = '', 0
-for i = 8, #ARGV, 2 do
-  fields[#fields + 1] = ARGV[i]
-  fields[#fields + 1] = ARGV[i + 1]
-  if ARGV[i] == 'unique' then unique = ARGV[i + 1] end
-  if ARGV[i] == 'priority' then priority = tonumber(ARGV[i + 1]) end
-end
-
-if unique ~= '' then
-  local existing = redis.call('HGET', UNIQUE, unique)
-  if existing and redis.call('EXISTS', job_key(existing)) == 1 then
-    redis.call('SET', token_key, existing, 'EX', ARGV[4])
-    return {tonumber(existing), '', 0}
+if known then
+  for id in known:gmatch('%d+') do
+    reply[#reply + 1] = tonumber(id)
+    reply[#reply + 1] = ''
+    reply[#reply + 1] = 0
   end
+  return reply
 end
 
-local id = redis.call('INCR', BASE .. ':ids')
+local ids = BASE .. ':ids'
 local now = now_ms()
-local jk = job_key(id)
-redis.call('HSET', jk, 'id', id, 'type', jtype, 'data', ARGV[6], 'attempts_made', 0,
-  'stalls', 0, 'progress', 0, 'token', 0, 'created_at', now, 'updated_at', now, unpack(fields))
-redis.call('SADD', BASE .. ':types', jtype)
-local state = 'inactive'
-if delay > 0 then
-  state = 'delayed'
-  redis.call('HSET', jk, 'state', state, 'run_at', now + delay)
-  index(id, jtype, state, now + delay)
-  wake(jtype) -- an idle worker must learn of the earlier deadline
-else
-  make_inactive(id, jtype, priority, now)
+local types = {} -- types of the jobs added: their idle workers get a wake-up
+local saved = {}
+
+local function add(job)
+  local jtype, delay, priority, unique = job[1], job[3], job[4], job[9]
+  if unique ~= '' then
+    local existing = redis.call('HGET', UNIQUE, unique)
+    if existing and redis.call('EXISTS', job_key(existing)) == 1 then
+      return tonumber(existing), '', 0
+    end
+  end
+
+  local id = redis.call('INCR', ids)
+  local jk = job_key(id)
+  if unique ~= '' then redis.call('HSET', UNIQUE, unique, id) end
+  local state = delay > 0 and 'delayed' or 'inactive'
+  -- zero counters and empty options are left out (readers default them): a smaller
+  -- hash is quicker to write and to keep
+  redis.call('HSET', jk, 'type', jtype, 'data', job[2], 'state', state, 'priority', priority,
+    'attempts', job[5], 'created_at', now, 'updated_at', now)
+  if job[6] ~= '' then redis.call('HSET', jk, 'backoff', job[6]) end
+  if job[7] ~= 0 then redis.call('HSET', jk, 'ttl', job[7]) end
+  if job[8] ~= '' then redis.call('HSET', jk, 'remove', job[8]) end
+  if unique ~= '' then redis.call('HSET', jk, 'unique', unique) end
+  if delay > 0 then
+    redis.call('HSET', jk, 'run_at', now + delay)
+    index(id, jtype, state, now + delay)
+  else
+    redis.call('ZADD', state_key('inactive'), id, id)
+    redis.call('ZADD', type_state_key(jtype, 'inactive'), priority * INACTIVE_WEIGHT + id, id)
+  end
+  types[jtype] = true -- a delayed job wakes them too: they must learn of its deadline
+  return id, emit('event', 'enqueue', 'id', id, 'type', jtype, 'state', state), 1
 end
-if unique ~= '' then redis.call('HSET', UNIQUE, unique, id) end
-redis.call('SET', token_key, id, 'EX', ARGV[4])
-local eid = emit('event', 'enqueue', 'id', id, 'type', jtype, 'state', state)
-return {id, eid, 1}
+
+for _, job in ipairs(cjson.decode(ARGV[5])) do
+  local id, eid, created = add(job)
+  reply[#reply + 1] = id
+  reply[#reply + 1] = eid
+  reply[#reply + 1] = created
+  saved[#saved + 1] = id
+end
+redis.call('SET', token_key, table.concat(saved, ','), 'EX', ARGV[4])
+for jtype in pairs(types) do
+  redis.call('SADD', BASE .. ':types', jtype)
+  wake(jtype)
+end
+return reply

@@ -21,10 +21,10 @@ redis.call('RPUSH', jk .. ':errors', ARGV[6])
 redis.call('HSET', jk, 'error', message, 'updated_at', now)
 unindex(id, jtype, 'active')
 local ran = math.max(0, now - (tonumber(fields[6]) or now))
-redis.call('HINCRBY', STATS, 'work_time', ran)
+bump('work_time', ran)
 observe('duration', ran)
 if made < tonumber(fields[4]) then
-  redis.call('HINCRBY', STATS, 'failed_attempts', 1)
+  bump('failed_attempts', 1)
   local delay = tonumber(ARGV[7])
   if delay > 0 then
     redis.call('HSET', jk, 'state', 'delayed', 'run_at', now + delay)
@@ -34,11 +34,13 @@ if made < tonumber(fields[4]) then
     make_inactive(id, jtype, fields[5], now)
   end
   emit('event', 'failed attempt', 'id', id, 'type', jtype, 'error', message, 'attempts_made', made)
+  flush_stats()
   return {0, made}
 end
 redis.call('HSET', jk, 'state', 'failed', 'failed_at', now)
 index(id, jtype, 'failed', now)
-redis.call('HINCRBY', STATS, 'failed', 1)
+bump('failed', 1)
 count_minute(now, 'failed')
 emit('event', 'failed', 'id', id, 'type', jtype, 'error', message)
+flush_stats()
 return {1, made}

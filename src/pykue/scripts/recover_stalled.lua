@@ -25,7 +25,7 @@ for _, id in ipairs(expired) do
       redis.call('RPUSH', jk .. ':errors', ARGV[5])
       redis.call('HSET', jk, 'state', 'failed', 'error', limit_error, 'failed_at', now, 'updated_at', now)
       index(id, jtype, 'failed', now)
-      redis.call('HINCRBY', STATS, 'failed', 1)
+      bump('failed', 1)
       count_minute(now, 'failed')
       emit('event', 'failed', 'id', id, 'type', jtype, 'error', limit_error)
       failed = failed + 1
@@ -36,4 +36,5 @@ for _, id in ipairs(expired) do
     end
   end
 end
+flush_stats()
 return {requeued, failed}
