@@ -7,7 +7,11 @@ BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format clean
+# Benchmarks run in a venv of their own: the peers pin redis-py versions of their own
+# (arq wants redis<6), which must not change what the test suite runs against.
+BENCH_VENV := .venv-bench
+
+.PHONY: run test lint format clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +29,13 @@ run: $(VENV)/.installed-run
 	$(BIN)/pykue demo
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy --strict src
 
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff format src tests examples
-	$(BIN)/ruff check --fix src tests examples
+	$(BIN)/ruff format src tests examples benchmarks
+	$(BIN)/ruff check --fix src tests examples benchmarks
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
@@ -40,5 +44,15 @@ $(CHROMIUM):
 test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest
 
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e '.[bench]'
+	touch $@
+
+# BENCH_ARGS passes options through, e.g. make bench BENCH_ARGS="--repeats 1 --libs pykue,rq"
+bench: $(BENCH_VENV)/.installed
+	PYKUE_BENCH_VIA_MAKE=1 $(BENCH_VENV)/bin/python -m benchmarks --output benchmarks/RESULTS.md $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -475,6 +475,7 @@ async def test_one_claim_takes_as_many_jobs_as_slots_in_priority_order(queue: Qu
     assert (counts["active"], counts["inactive"]) == (3, 1)
     # the same call resent (its reply lost) hands back the same jobs and takes no more
     again = await queue.call("claim", "batch", 3, "test-worker", 60_000, "request-1")
+
     def as_dicts(jobs: list[Any]) -> dict[bytes, dict[bytes, bytes]]:
         return {job_id: dict(zip(flat[::2], flat[1::2], strict=True)) for job_id, flat in jobs}
 
@@ -585,3 +586,51 @@ async def test_more_handlers_than_pooled_connections_wait_for_one(
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     for state in ("active", "inactive"):
         assert (await queue.counts("crowd"))[state] == 0
+
+
+def script_calls(raw: redis.Redis) -> int:
+    stats = raw.info("commandstats")
+    return sum(
+        int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval")
+    )
+
+
+async def test_completions_are_acked_many_per_script_call(queue: Queue, raw: redis.Redis) -> None:
+    done = asyncio.Event()
+    completed: list[int] = []
+
+    def on_complete(job_id: int, result: Any) -> None:
+        completed.append(job_id)
+        if len(completed) == 300:
+            done.set()
+
+    queue.on("job complete", on_complete)
+    await queue.add_bulk([queue.create("quick", {"n": n}) for n in range(300)])  # after on()
+
+    @queue.process("quick", concurrency=50)
+    async def handler(job: Any) -> int:
+        return int(job.data["n"])
+
+    raw.config_resetstat()
+    async with running(queue):
+        await asyncio.wait_for(done.wait(), 20)
+    # one call per job would be 300 completes and at least 6 claims
+    assert script_calls(raw) < 120
+    results = {
+        job.data["n"]: job.result for job in await queue.jobs("complete", type="quick", stop=999)
+    }
+    assert results == {n: n for n in range(300)}
+
+
+async def test_a_bulk_add_keeps_the_list_order_and_sends_500_jobs_per_call(
+    queue: Queue, raw: redis.Redis
+) -> None:
+    jobs = [queue.create("ordered", {"n": n}) for n in range(1201)]
+    raw.config_resetstat()
+    await queue.add_bulk(jobs)
+    assert script_calls(raw) == 3
+    ids = [job.job_id for job in jobs]
+    assert ids == list(range(ids[0], ids[0] + 1201))
+    assert all(job.created for job in jobs)
+    assert (await queue.counts("ordered"))["inactive"] == 1201
+    assert (await queue.get_job(ids[700])).data == {"n": 700}

@@ -1,10 +1,11 @@
-"""Completion acks, batched: the jobs that finish while one ack is in flight go in the next.
+"""Completion acks, batched: a worker sends the jobs that ended together in one call.
 
 A worker running many short jobs would otherwise spend a round trip (and a pooled
-connection) per job. The first completion is sent at once, so a lone job is not held
-back; those that end while it is on the wire go together in the next call of
-complete.lua, which checks each job's fencing token on its own. Handlers do not wait
-for their ack: a job's slot is free once its handler returns.
+connection) per job. A job that ends frees its slot, and the claim that fills the slot
+carries the queued acks in the same round trip, ahead of the claim: the jobs that ended
+are complete before new ones start. When no claim comes (the queue is empty), the
+sender sends them on the next turn of the event loop, and whatever ends while it is on
+the wire goes in its next call. complete.lua checks each job's fencing token on its own.
 """
 
 from __future__ import annotations
@@ -43,10 +44,29 @@ class Completions:
         self.sender: asyncio.Task[None] | None = None
 
     def complete(self, job: Job, result: bytes, policy: str) -> None:
-        """Queue ``job``'s ack as complete; it is sent as soon as the previous call returns."""
+        """Queue ``job``'s ack as complete. The worker's next claim carries it in the same
+        round trip; if no claim comes first (the queue is empty), the sender sends it."""
         self.pending.append(Completion(job, result, policy))
-        if self.sender is None or self.sender.done():
+        asyncio.get_running_loop().call_soon(self.kick)
+
+    def kick(self) -> None:
+        if self.pending and (self.sender is None or self.sender.done()):
             self.sender = asyncio.create_task(self.send_pending(), name="pykue-completions")
+
+    def take(self) -> list[Completion]:
+        """The next batch to send, for a caller that sends it with ``args`` and reports the
+        reply with ``settled`` (or hands it back with ``put_back``)."""
+        batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+        return batch
+
+    def put_back(self, batch: list[Completion]) -> None:
+        self.pending[:0] = batch
+        self.kick()
+
+    async def settle(self) -> None:
+        """Return once the sender's batch on the wire (if any) has landed or been given up."""
+        if self.sender is not None and not self.sender.done():
+            await asyncio.shield(self.sender)  # a cancelled waiter must not stop the sender
 
     async def close(self, timeout: float) -> None:
         """Give the queued acks up to ``timeout`` s to land; drop the rest (their jobs'
@@ -60,8 +80,7 @@ class Completions:
 
     async def send_pending(self) -> None:
         while self.pending:
-            batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
-            await self.send(batch)
+            await self.send(self.take())
 
     async def send(self, batch: list[Completion]) -> None:
         """Send one batch, retrying through outages for a lease.
@@ -69,14 +88,11 @@ class Completions:
         Past that the leases have expired and the sweep has re-queued the jobs, so giving
         up keeps at-least-once. A resent call whose first try already landed is answered
         with success by the script (same fencing tokens)."""
-        args: list[str | bytes | int] = []
-        for item in batch:
-            args += [item.job.job_id, item.job.token, item.result, item.policy]
         deadline = time.monotonic() + self.lease
         backoff = Backoff()
         while True:
             try:
-                codes = await self.call("complete", *args)
+                codes = await self.call("complete", *args(batch))
                 break
             except TRANSIENT as exc:
                 if time.monotonic() > deadline:
@@ -88,11 +104,24 @@ class Completions:
                 log.error("pykue: completion of %s failed (%s); they will run again",
                           ids(batch), exc)  # fmt: skip
                 return
-        for item, code in zip(batch, codes, strict=True):
-            try:
-                raise_for_code(int(code), item.job.id)
-            except (LeaseLost, JobNotFound) as exc:
-                log.warning("pykue: complete of job %s refused: %s", item.job.id, exc)
+        settled(batch, codes)
+
+
+def args(batch: list[Completion]) -> list[str | bytes | int]:
+    """complete.lua's arguments for ``batch``."""
+    flat: list[str | bytes | int] = []
+    for item in batch:
+        flat += [item.job.job_id, item.job.token, item.result, item.policy]
+    return flat
+
+
+def settled(batch: list[Completion], codes: list[Any]) -> None:
+    """Report complete.lua's answer for ``batch`` (refusals are logged, not raised)."""
+    for item, code in zip(batch, codes, strict=True):
+        try:
+            raise_for_code(int(code), item.job.id)
+        except (LeaseLost, JobNotFound) as exc:
+            log.warning("pykue: complete of job %s refused: %s", item.job.id, exc)
 
 
 def ids(batch: list[Completion]) -> str:

@@ -63,6 +63,10 @@ def parse_priority(value: object) -> int:
     raise InvalidJob(f"priority must be a name or an int, got {type(value).__name__}")
 
 
+# Never written to: a Job swaps in dicts of its own on its first on().
+NO_LISTENERS: dict[str, list[Callback]] = {}
+NOTHING_DELIVERED: dict[int, tuple[int, int]] = {}
+
 MAX_SECONDS = 10 * 365 * 86400  # the longest delay, TTL or backoff pykue accepts
 
 
@@ -238,9 +242,11 @@ class Job:
         self.save_token = os.urandom(16).hex()  # makes save() idempotent, see enqueue.lua
         self.token = 0  # fencing token of the current claim; only a worker uses it
         self.cursor: str | None = None  # event-stream id from which this job's events are read
-        self.listeners: dict[str, list[Callback]] = {}
+        # shared empty maps until on() is called: jobs are created by the thousand, and
+        # two dicts per job that are never used are real garbage-collector work
+        self.listeners: dict[str, list[Callback]] = NO_LISTENERS
         # per listener (by id()), the stream position of the last event it was given
-        self.delivered: dict[int, tuple[int, int]] = {}
+        self.delivered: dict[int, tuple[int, int]] = NOTHING_DELIVERED
 
     # -- codec -------------------------------------------------------------
 
@@ -288,7 +294,8 @@ class Job:
         job.run_at = _opt_int(h.get(b"run_at"))
         job.token = _int(h.get(b"token"))
         job.cursor = None
-        job.listeners = {}
+        job.listeners = NO_LISTENERS
+        job.delivered = NOTHING_DELIVERED
         return job
 
     def to_dict(self) -> dict[str, Any]:
@@ -332,6 +339,8 @@ class Job:
             raise InvalidJob(f"unknown job event {event!r}; use one of {', '.join(JOB_EVENTS)}")
         if not callable(callback):
             raise InvalidJob("callback must be callable")
+        if self.listeners is NO_LISTENERS:
+            self.listeners, self.delivered = {}, {}
         self.listeners.setdefault(event, []).append(callback)
         self.queue.watch(self)
         return self

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import logging
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
@@ -127,6 +127,14 @@ class Queue:
 
     async def call(self, script: str, *args: str | bytes | int | float) -> Any:
         return await (await self._ensure()).call(script, *args)
+
+    async def call_many(self, *calls: tuple[str, Sequence[str | bytes | int | float]]) -> Any:
+        """Run scripts one after another in a single round trip; their replies in order."""
+        scripts = await self._ensure()
+        async with self.client.pipeline(transaction=False) as pipe:
+            for script, args in calls:
+                await scripts.call(script, *args, client=pipe)
+            return await pipe.execute()
 
     async def close(self) -> None:
         """Close the event reader and connections (a running worker is shut down first)."""

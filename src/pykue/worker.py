@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from redis.exceptions import RedisError
 
+from . import completions
 from .aio import TRANSIENT, Backoff, cancel_all
 from .completions import Completions
 from .errors import JobNotFound, LeaseLost, raise_for_code
@@ -85,6 +86,8 @@ class Worker:
 
     def request_stop(self) -> None:
         self.stopping.set()  # idle claim loops wake up; a claim in flight is never cut
+        for event in self.slot_free.values():
+            event.set()  # and so do the ones waiting for a slot
 
     async def stop(self, timeout: float) -> None:
         self.drain_timeout = timeout
@@ -120,12 +123,12 @@ class Worker:
             try:
                 free = concurrency - self.per_type[job_type]
                 if free <= 0:
+                    # waited on directly (request_stop sets it too): the slot wait is on
+                    # the path from one job's end to the next one's claim
                     self.slot_free[job_type].clear()
-                    await self.idle(self.slot_free[job_type].wait())
+                    await self.slot_free[job_type].wait()
                     continue
-                # a fresh id per claim: a resent call returns what the first one took
-                request = uuid.uuid4().hex
-                reply = await self.call("claim", job_type, free, self.id, self.lease_ms, request)
+                reply = await self.claim(job_type, free)
                 now, next_run, paused = int(reply[0]), int(reply[1]), int(reply[2])
                 for job_id, flat in reply[3:]:
                     self.start(int(job_id), flat)
@@ -147,6 +150,24 @@ class Worker:
             except RedisError as exc:  # READONLY after a failover, OOM, BUSY...: wait it out
                 log.error("pykue: claiming %s failed (%s); retrying", job_type, exc)
                 await self.idle(backoff.sleep())
+
+    async def claim(self, job_type: str, count: int) -> Any:
+        """Claim up to ``count`` jobs, sending the queued completion acks first in the same
+        round trip: jobs that ended are complete before new ones start, so events and
+        indexes keep the order the work happened in."""
+        await self.completions.settle()
+        # a fresh id per claim: a resent call returns what the first one took
+        claim = ("claim", (job_type, count, self.id, self.lease_ms, uuid.uuid4().hex))
+        acks = self.completions.take()
+        if not acks:
+            return await self.call(claim[0], *claim[1])
+        try:
+            codes, reply = await self.queue.call_many(("complete", completions.args(acks)), claim)
+        except BaseException:
+            self.completions.put_back(acks)  # resent by the sender; acks are idempotent
+            raise
+        completions.settled(acks, codes)
+        return reply
 
     async def idle(self, waiting: Awaitable[Any]) -> None:
         """Await ``waiting`` (no claim is in flight here) unless a stop request comes first.

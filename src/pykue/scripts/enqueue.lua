@@ -30,7 +30,7 @@ local now = now_ms()
 local types = {} -- types of the jobs added: their idle workers get a wake-up
 local saved = {}
 
-local function add(job)
+local function add(job, id)
   local jtype, delay, priority, unique = job[1], job[3], job[4], job[9]
   if unique ~= '' then
     local existing = redis.call('HGET', UNIQUE, unique)
@@ -39,7 +39,6 @@ local function add(job)
     end
   end
 
-  local id = redis.call('INCR', ids)
   local jk = job_key(id)
   if unique ~= '' then redis.call('HSET', UNIQUE, unique, id) end
   local state = delay > 0 and 'delayed' or 'inactive'
@@ -62,8 +61,11 @@ local function add(job)
   return id, emit('event', 'enqueue', 'id', id, 'type', jtype, 'state', state), 1
 end
 
-for _, job in ipairs(cjson.decode(ARGV[5])) do
-  local id, eid, created = add(job)
+local jobs = cjson.decode(ARGV[5])
+-- one id per job, taken at once; a duplicate (unique key) leaves its id unused
+local first = redis.call('INCRBY', ids, #jobs) - #jobs
+for i, job in ipairs(jobs) do
+  local id, eid, created = add(job, first + i)
   reply[#reply + 1] = id
   reply[#reply + 1] = eid
   reply[#reply + 1] = created
