@@ -38,8 +38,8 @@ SPANS_KEY = "bench:spans"  # the concurrency workload's jobs: "start end" (epoch
 # slot for a round trip (50 jobs ending at once would queue on the connection pool and
 # delay the next wave by the benchmark's own bookkeeping). The driver waits for them.
 _writer: queue.SimpleQueue[tuple[str, str]] | None = None
-_pending: set[asyncio.Task[Any]] = set()
-_async_clients: dict[int, redis.asyncio.Redis] = {}
+_async_writers: dict[int, asyncio.Queue[tuple[str, str]]] = {}
+_writer_tasks: set[asyncio.Task[None]] = set()
 
 
 def _write_forever(samples: queue.SimpleQueue[tuple[str, str]]) -> None:
@@ -57,18 +57,22 @@ def _sync_record(key: str, value: str) -> None:
     _writer.put((key, value))
 
 
-async def _rpush(key: str, value: str) -> None:
-    loop = id(asyncio.get_running_loop())
-    client = _async_clients.get(loop)
-    if client is None:
-        client = _async_clients[loop] = redis.asyncio.Redis.from_url(redis_url())
-    await client.rpush(key, value)  # type: ignore[misc]  # typed as maybe-sync in redis 5
+async def _write_forever_async(samples: asyncio.Queue[tuple[str, str]]) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url())
+    while True:
+        key, value = await samples.get()
+        await client.rpush(key, value)  # type: ignore[misc]  # typed as maybe-sync in redis 5
 
 
 def _async_record(key: str, value: str) -> None:
-    task = asyncio.ensure_future(_rpush(key, value))
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    """The same for coroutine handlers: one writer task and one connection per loop."""
+    loop = asyncio.get_running_loop()
+    samples = _async_writers.get(id(loop))
+    if samples is None:
+        samples = _async_writers[id(loop)] = asyncio.Queue()
+        task = loop.create_task(_write_forever_async(samples))
+        _writer_tasks.add(task)  # held: the loop keeps only a weak reference
+    samples.put_nowait((key, value))
 
 
 def handle_sync(data: dict[str, Any]) -> None:

@@ -634,3 +634,31 @@ async def test_a_bulk_add_keeps_the_list_order_and_sends_500_jobs_per_call(
     assert all(job.created for job in jobs)
     assert (await queue.counts("ordered"))["inactive"] == 1201
     assert (await queue.get_job(ids[700])).data == {"n": 700}
+
+
+async def test_a_worker_carries_on_after_the_server_forgets_its_scripts(
+    queue: Queue, raw: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    # After a restart without persistence of the script cache (or SCRIPT FLUSH), a claim
+    # that carries acks goes as a raw EVALSHA pipeline: it must load the scripts again.
+    second_batch = asyncio.Event()
+    done = asyncio.Event()
+    seen: list[int] = []
+
+    @queue.process("forgetful", concurrency=4)
+    async def handler(job: Any) -> None:
+        seen.append(job.data["n"])
+        if len(seen) == 4:
+            raw.script_flush()
+            second_batch.set()
+        if len(seen) == 8:
+            done.set()
+
+    await queue.add_bulk([queue.create("forgetful", {"n": n}) for n in range(8)])
+    async with running(queue):
+        await asyncio.wait_for(done.wait(), 10)
+        assert second_batch.is_set()
+    counts = await queue.counts("forgetful")
+    assert counts["complete"] == 8
+    assert sorted(seen) == list(range(8))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

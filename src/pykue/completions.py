@@ -3,9 +3,10 @@
 A worker running many short jobs would otherwise spend a round trip (and a pooled
 connection) per job. A job that ends frees its slot, and the claim that fills the slot
 carries the queued acks in the same round trip, ahead of the claim: the jobs that ended
-are complete before new ones start. When no claim comes (the queue is empty), the
-sender sends them on the next turn of the event loop, and whatever ends while it is on
-the wire goes in its next call. complete.lua checks each job's fencing token on its own.
+are complete before new ones start. When no claim is coming (the type's queue is empty,
+the worker is stopping) the worker kicks the sender instead, and whatever ends while
+its call is on the wire goes in its next one. complete.lua checks each job's fencing
+token on its own.
 """
 
 from __future__ import annotations
@@ -44,12 +45,12 @@ class Completions:
         self.sender: asyncio.Task[None] | None = None
 
     def complete(self, job: Job, result: bytes, policy: str) -> None:
-        """Queue ``job``'s ack as complete. The worker's next claim carries it in the same
-        round trip; if no claim comes first (the queue is empty), the sender sends it."""
+        """Queue ``job``'s ack as complete: the worker's next claim carries it, or the
+        worker kicks the sender when no claim is coming (an idle type, a shutdown)."""
         self.pending.append(Completion(job, result, policy))
-        asyncio.get_running_loop().call_soon(self.kick)
 
     def kick(self) -> None:
+        """Send what is queued now, without waiting for a claim."""
         if self.pending and (self.sender is None or self.sender.done()):
             self.sender = asyncio.create_task(self.send_pending(), name="pykue-completions")
 
@@ -71,6 +72,7 @@ class Completions:
     async def close(self, timeout: float) -> None:
         """Give the queued acks up to ``timeout`` s to land; drop the rest (their jobs'
         leases expire and they run again)."""
+        self.kick()
         if self.sender is not None:
             await asyncio.wait([self.sender], timeout=timeout)
             await cancel_all([self.sender])

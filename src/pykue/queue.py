@@ -130,11 +130,7 @@ class Queue:
 
     async def call_many(self, *calls: tuple[str, Sequence[str | bytes | int | float]]) -> Any:
         """Run scripts one after another in a single round trip; their replies in order."""
-        scripts = await self._ensure()
-        async with self.client.pipeline(transaction=False) as pipe:
-            for script, args in calls:
-                await scripts.call(script, *args, client=pipe)
-            return await pipe.execute()
+        return await (await self._ensure()).call_many(calls)
 
     async def close(self) -> None:
         """Close the event reader and connections (a running worker is shut down first)."""

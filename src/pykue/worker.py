@@ -63,6 +63,7 @@ class Worker:
         self.loops: list[asyncio.Task[None]] = []
         self.drain_timeout = 10.0
         self.completions = Completions(self.call, queue.lease)
+        self.waiting: set[str] = set()  # types whose claim loop waits for work or for Redis
         # one thread per slot of the plain-def handlers, so none waits for a thread
         slots = sum(c for handler, c in handlers.values() if not is_async(handler))
         self.threads = ThreadPoolExecutor(max(1, slots), thread_name_prefix="pykue-job")
@@ -123,6 +124,8 @@ class Worker:
             try:
                 free = concurrency - self.per_type[job_type]
                 if free <= 0:
+                    # acks queued during the last claim must not wait for a slot to free
+                    self.completions.kick()
                     # waited on directly (request_stop sets it too): the slot wait is on
                     # the path from one job's end to the next one's claim
                     self.slot_free[job_type].clear()
@@ -143,13 +146,13 @@ class Worker:
                     if next_run < 0 or paused
                     else min(IDLE_BLOCK, (next_run - now) / 1000)
                 )
-                await self.idle(self.blocker.blpop([wake_key], timeout=max(wait, 0.01)))
+                await self.idle(job_type, self.blocker.blpop([wake_key], timeout=max(wait, 0.01)))
             except TRANSIENT as exc:
                 log.warning("pykue: worker cannot reach Redis (%s); retrying", exc)
-                await self.idle(backoff.sleep())
+                await self.idle(job_type, backoff.sleep())
             except RedisError as exc:  # READONLY after a failover, OOM, BUSY...: wait it out
                 log.error("pykue: claiming %s failed (%s); retrying", job_type, exc)
-                await self.idle(backoff.sleep())
+                await self.idle(job_type, backoff.sleep())
 
     async def claim(self, job_type: str, count: int) -> Any:
         """Claim up to ``count`` jobs, sending the queued completion acks first in the same
@@ -169,7 +172,7 @@ class Worker:
         completions.settled(acks, codes)
         return reply
 
-    async def idle(self, waiting: Awaitable[Any]) -> None:
+    async def idle(self, job_type: str, waiting: Awaitable[Any]) -> None:
         """Await ``waiting`` (no claim is in flight here) unless a stop request comes first.
 
         The wait is raced against the stop request and cut short with cancel_all, which
@@ -179,11 +182,14 @@ class Worker:
             if isinstance(waiting, Coroutine):
                 waiting.close()  # never started: no "never awaited" warning
             return
+        self.waiting.add(job_type)
+        self.completions.kick()  # acks queued for the claim that is not coming now
         task = asyncio.ensure_future(waiting)
         stop = asyncio.ensure_future(self.stopping.wait())
         try:
             await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.waiting.discard(job_type)
             stop.cancel()
             await cancel_all([task], every=0.1)
         if not task.cancelled():
@@ -235,6 +241,8 @@ class Worker:
             await self.fail(job, message, traceback.format_exc())
             return
         self.completions.complete(job, encoded, encode_remove_policy(job.remove_on_complete))
+        if job.type in self.waiting or self.stopping.is_set():
+            self.completions.kick()  # no claim is coming to carry the ack
 
     async def fail(self, job: Job, message: str, trace: str) -> None:
         attempt = job.attempts_made + 1

@@ -49,6 +49,7 @@ class Scripts:
     """The scripts of one queue, bound to its client and keys (no global cache)."""
 
     def __init__(self, client: Redis, keys: Keys, events_maxlen: int) -> None:
+        self._client = client
         self._head: tuple[Arg, ...] = (keys.base, events_maxlen)
         self._keys = [keys.events]
         self._scripts: dict[str, AsyncScript] = {
@@ -66,3 +67,25 @@ class Scripts:
                 # The server restarted between redis-py's own reload and its retry.
                 continue
         return await script(keys=self._keys, args=argv, client=client)
+
+    async def call_many(self, calls: Sequence[tuple[str, Sequence[Arg]]]) -> list[Any]:
+        """Run several scripts, in order, in one round trip; their replies.
+
+        EVALSHA goes straight into the pipeline: redis-py's own script handling would ask
+        SCRIPT EXISTS first, a round trip more per call. A script the server lost (after a
+        restart) is loaded and the whole pipeline sent again; pykue's scripts are built
+        to be resent (fencing tokens, claim request ids)."""
+        for attempt in range(2):
+            async with self._client.pipeline(transaction=False) as pipe:
+                for name, args in calls:
+                    sha = self._scripts[name].sha
+                    pipe.evalsha(sha, len(self._keys), *self._keys, *self._head, *args)
+                try:
+                    replies: list[Any] = await pipe.execute()
+                    return replies
+                except NoScriptError:
+                    if attempt:
+                        raise
+            for name, _args in calls:
+                await self._client.script_load(self._scripts[name].script)
+        raise AssertionError("unreachable")
