@@ -56,17 +56,17 @@ class Scripts:
             name: client.register_script(source(name)) for name in NAMES
         }
 
-    async def call(self, name: str, *args: Arg, client: Any = None) -> Any:
+    async def call(self, name: str, *args: Arg) -> Any:
         """Run script ``name`` with ``args`` after the common ARGV head; return its reply."""
         argv: Sequence[Arg] = (*self._head, *args)
         script = self._scripts[name]
         for _ in range(2):
             try:
-                return await script(keys=self._keys, args=argv, client=client)
+                return await script(keys=self._keys, args=argv)
             except NoScriptError:
                 # The server restarted between redis-py's own reload and its retry.
                 continue
-        return await script(keys=self._keys, args=argv, client=client)
+        return await script(keys=self._keys, args=argv)
 
     async def call_many(self, calls: Sequence[tuple[str, Sequence[Arg]]]) -> list[Any]:
         """Run several scripts, in order, in one round trip; their replies.
