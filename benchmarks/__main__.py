@@ -43,10 +43,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=50, help="jobs at once in a worker")
     parser.add_argument("--rate", type=float, default=200.0, help="latency run: jobs per second")
     parser.add_argument("--duration", type=float, default=10.0, help="latency run: seconds")
-    parser.add_argument("--cap", type=float, default=5.0,
-                        help="most seconds an enqueue or drain is timed (default 5)")  # fmt: skip
-    parser.add_argument("--latency-repeats", type=int, default=1,
-                        help="rounds of the latency run (default 1: 10 s per library)")  # fmt: skip
+    parser.add_argument("--cap", type=float, default=3.0,
+                        help="most seconds an enqueue or drain is timed (default 3)")  # fmt: skip
+    parser.add_argument("--latency-repeats", type=int, default=2,
+                        help="rounds of the 10 s latency run (default 2)")  # fmt: skip
     parser.add_argument("--libs", default=",".join(ADAPTERS), help="comma-separated libraries")
     parser.add_argument("--seed", type=int, default=1, help="seed of the running order")
     parser.add_argument("--output", type=Path, help="write the Markdown report here")

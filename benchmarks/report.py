@@ -96,7 +96,8 @@ def render(
         f"Python {machine['python']}, Redis {machine['redis']} (a private server on loopback, "
         "flushed before every case).",
         "",
-        f"Each figure is the median of {args.repeats} repeats, with the range in brackets; "
+        f"Each figure is the median of {args.repeats} repeats ({args.latency_repeats} for "
+        "latency), with the range in brackets; "
         "`· Nx` is the ratio to pykue (above 1 is faster than pykue for throughput, slower "
         "for times). Libraries ran in a shuffled order within each repeat.",
         "",
