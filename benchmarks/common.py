@@ -150,9 +150,14 @@ class Adapter:
         """How the library is set up for ``workload``, printed beside its result."""
         raise NotImplementedError
 
+    def send(self, data: dict[str, Any]) -> object:
+        """Add one job (the library's own call for one job)."""
+        raise NotImplementedError
+
     def enqueue(self, payloads: list[dict[str, Any]]) -> None:
         """Add one job per payload, one call per job."""
-        raise NotImplementedError
+        for data in payloads:
+            self.send(data)
 
     def enqueue_bulk(self, payloads: list[dict[str, Any]]) -> None:
         """Add the jobs with the library's bulk call (only if ``has_bulk``)."""
@@ -160,7 +165,7 @@ class Adapter:
 
     def enqueue_paced(self, rate: float, duration: float) -> int:
         """Add latency jobs at a steady ``rate`` for ``duration`` s; the number added."""
-        raise NotImplementedError
+        return pace(rate, duration, self.send)
 
     def worker_argv(self, concurrency: int) -> list[str]:
         """The command that starts one worker process running ``concurrency`` jobs at once."""
@@ -175,3 +180,31 @@ class Adapter:
 
 
 PYTHON = sys.executable
+
+
+class AsyncAdapter(Adapter):
+    """An asyncio library, driven from the case's plain code through a private loop."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.loop = asyncio.new_event_loop()
+
+    def run(self, coro: Awaitable[Any]) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    async def send(self, data: dict[str, Any]) -> None:  # type: ignore[override]
+        raise NotImplementedError
+
+    def enqueue(self, payloads: list[dict[str, Any]]) -> None:
+        async def add_all() -> None:
+            for data in payloads:
+                await self.send(data)
+
+        self.run(add_all())
+
+    def enqueue_paced(self, rate: float, duration: float) -> int:
+        sent: int = self.run(pace_async(rate, duration, self.send))
+        return sent
+
+    def close(self) -> None:
+        self.loop.close()

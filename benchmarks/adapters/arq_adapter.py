@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from importlib.metadata import version
 from typing import Any
 
@@ -10,25 +9,21 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import default_queue_name, result_key_prefix
 from arq.jobs import deserialize_result
 
-from ..common import PYTHON, Adapter, pace_async
+from ..common import PYTHON, AsyncAdapter
 
 FUNCTION = "bench"
 SETTINGS = "benchmarks.adapters.arq_tasks.WorkerSettings"
 
 
-class ArqAdapter(Adapter):
+class ArqAdapter(AsyncAdapter):
     name = "arq"
     async_handlers = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self.loop = asyncio.new_event_loop()
         self.redis: ArqRedis = self.run(create_pool(RedisSettings.from_dsn(url)))
         self.job_ids: list[str] = []
         self.checked: tuple[int, int] | None = None  # (jobs sent, of them completed)
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
 
     def version(self) -> str:
         return version("arq")
@@ -44,17 +39,6 @@ class ArqAdapter(Adapter):
         job = await self.redis.enqueue_job(FUNCTION, data)
         assert job is not None  # None only for a duplicate job id; ours are fresh uuids
         self.job_ids.append(job.job_id)
-
-    def enqueue(self, payloads: list[dict[str, Any]]) -> None:
-        async def go() -> None:
-            for data in payloads:
-                await self.send(data)
-
-        self.run(go())
-
-    def enqueue_paced(self, rate: float, duration: float) -> int:
-        sent: int = self.run(pace_async(rate, duration, self.send))
-        return sent
 
     def worker_argv(self, concurrency: int) -> list[str]:
         return ["env", f"BENCH_CONCURRENCY={concurrency}", PYTHON, "-m", "arq", SETTINGS]
@@ -79,7 +63,7 @@ class ArqAdapter(Adapter):
 
     def close(self) -> None:
         self.run(self.redis.aclose(close_connection_pool=True))
-        self.loop.close()
+        super().close()
 
 
 ADAPTER = ArqAdapter

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from importlib.metadata import version
 from typing import Any
 
 from bullmq import Queue  # type: ignore[import-untyped]
 
-from ..common import PYTHON, Adapter, pace_async
+from ..common import PYTHON, AsyncAdapter
 
 QUEUE = "bench"
 JOB = "bench"
@@ -17,18 +16,14 @@ JOB = "bench"
 UNFINISHED = ("wait", "active", "delayed", "prioritized")
 
 
-class BullmqAdapter(Adapter):
+class BullmqAdapter(AsyncAdapter):
     name = "bullmq"
     has_bulk = True
     async_handlers = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self.loop = asyncio.new_event_loop()
         self.queue = Queue(QUEUE, {"connection": url})
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
 
     def version(self) -> str:
         return version("bullmq")
@@ -43,22 +38,11 @@ class BullmqAdapter(Adapter):
             "(drainDelay 5 s, lockDuration 30 s, completed jobs kept)"
         )
 
-    def enqueue(self, payloads: list[dict[str, Any]]) -> None:
-        async def go() -> None:
-            for data in payloads:
-                await self.queue.add(JOB, data)
-
-        self.run(go())
+    async def send(self, data: dict[str, Any]) -> None:
+        await self.queue.add(JOB, data)
 
     def enqueue_bulk(self, payloads: list[dict[str, Any]]) -> None:
         self.run(self.queue.addBulk([{"name": JOB, "data": data} for data in payloads]))
-
-    def enqueue_paced(self, rate: float, duration: float) -> int:
-        async def send(data: dict[str, Any]) -> None:
-            await self.queue.add(JOB, data)
-
-        sent: int = self.run(pace_async(rate, duration, send))
-        return sent
 
     def worker_argv(self, concurrency: int) -> list[str]:
         return [PYTHON, "-m", "benchmarks.adapters.bullmq_worker", str(concurrency)]
@@ -70,7 +54,7 @@ class BullmqAdapter(Adapter):
 
     def close(self) -> None:
         self.run(self.queue.close())
-        self.loop.close()
+        super().close()
 
 
 ADAPTER = BullmqAdapter

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import redis
 
-from ..common import PYTHON, Adapter, pace
+from ..common import PYTHON, Adapter
 
 LIST = "bench:ceiling"
 
@@ -36,10 +36,9 @@ class CeilingAdapter(Adapter):
             return "LPUSH per job"
         return "BRPOP loop, json.loads, call"
 
-    def enqueue(self, payloads: list[dict[str, Any]]) -> None:
-        for data in payloads:
-            self.client.lpush(LIST, json.dumps(data))
-        self.sent += len(payloads)
+    def send(self, data: dict[str, Any]) -> None:
+        self.client.lpush(LIST, json.dumps(data))
+        self.sent += 1
 
     def enqueue_bulk(self, payloads: list[dict[str, Any]]) -> None:
         with self.client.pipeline(transaction=False) as pipe:
@@ -47,11 +46,6 @@ class CeilingAdapter(Adapter):
                 pipe.lpush(LIST, json.dumps(data))
             pipe.execute()
         self.sent += len(payloads)
-
-    def enqueue_paced(self, rate: float, duration: float) -> int:
-        sent = pace(rate, duration, lambda data: self.client.lpush(LIST, json.dumps(data)))
-        self.sent += sent
-        return sent
 
     def worker_argv(self, concurrency: int) -> list[str]:
         return [PYTHON, "-m", "benchmarks.adapters.ceiling_worker"]

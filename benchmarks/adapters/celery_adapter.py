@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from ..common import PYTHON, Adapter, pace
+from ..common import PYTHON, Adapter
 
 APP = "benchmarks.adapters.celery_tasks"
 
@@ -45,13 +45,6 @@ class CeleryAdapter(Adapter):
     def send(self, data: dict[str, Any]) -> None:
         self.task.delay(data)
         self.sent += 1
-
-    def enqueue(self, payloads: list[dict[str, Any]]) -> None:
-        for data in payloads:
-            self.send(data)
-
-    def enqueue_paced(self, rate: float, duration: float) -> int:
-        return pace(rate, duration, self.send)
 
     def worker_argv(self, concurrency: int) -> list[str]:
         return [

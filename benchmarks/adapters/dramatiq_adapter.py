@@ -11,7 +11,7 @@ import os
 from importlib.metadata import version
 from typing import Any
 
-from ..common import PYTHON, Adapter, pace
+from ..common import PYTHON, Adapter
 
 BROKER = "benchmarks.adapters.dramatiq_tasks"
 
@@ -46,13 +46,6 @@ class DramatiqAdapter(Adapter):
     def send(self, data: dict[str, Any]) -> None:
         self.actor.send(data)
         self.sent += 1
-
-    def enqueue(self, payloads: list[dict[str, Any]]) -> None:
-        for data in payloads:
-            self.send(data)
-
-    def enqueue_paced(self, rate: float, duration: float) -> int:
-        return pace(rate, duration, self.send)
 
     def worker_argv(self, concurrency: int) -> list[str]:
         return [PYTHON, "-m", "dramatiq", BROKER, "--processes", "1", "--threads", str(concurrency)]

@@ -6,7 +6,7 @@ import os
 from importlib.metadata import version
 from typing import Any
 
-from ..common import PYTHON, Adapter, pace
+from ..common import PYTHON, Adapter
 
 HUEY = "benchmarks.adapters.huey_tasks.huey"
 
@@ -34,12 +34,8 @@ class HueyAdapter(Adapter):
             "blocking BRPOP (default), results stored (store_none)"
         )
 
-    def enqueue(self, payloads: list[dict[str, Any]]) -> None:
-        for data in payloads:
-            self.task(data)
-
-    def enqueue_paced(self, rate: float, duration: float) -> int:
-        return pace(rate, duration, self.task)
+    def send(self, data: dict[str, Any]) -> None:
+        self.task(data)
 
     def worker_argv(self, concurrency: int) -> list[str]:
         return [PYTHON, "-m", "huey.bin.huey_consumer", HUEY, "-k", "thread",

@@ -12,7 +12,7 @@ from typing import Any
 import redis
 from rq import Queue
 
-from ..common import PYTHON, Adapter, pace
+from ..common import PYTHON, Adapter
 from .rq_tasks import bench
 
 QUEUE = "bench"
@@ -48,15 +48,11 @@ class RqAdapter(Adapter):
             )
         return "rq worker -w SimpleWorker: one process, one job at a time, results kept 500 s"
 
-    def enqueue(self, payloads: list[dict[str, Any]]) -> None:
-        for data in payloads:
-            self.queue.enqueue(bench, data)
+    def send(self, data: dict[str, Any]) -> None:
+        self.queue.enqueue(bench, data)
 
     def enqueue_bulk(self, payloads: list[dict[str, Any]]) -> None:
         self.queue.enqueue_many([Queue.prepare_data(bench, (data,)) for data in payloads])
-
-    def enqueue_paced(self, rate: float, duration: float) -> int:
-        return pace(rate, duration, lambda data: self.queue.enqueue(bench, data))
 
     def worker_argv(self, concurrency: int) -> list[str]:
         options = ["--url", self.url, "--worker-class", WORKER_CLASS, "--quiet"]

@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 from importlib.metadata import version
 from typing import Any
 
 from saq import Queue, Status
 
-from ..common import PYTHON, Adapter, pace_async
+from ..common import PYTHON, AsyncAdapter
 
 FUNCTION = "bench"
 SETTINGS = "benchmarks.adapters.saq_tasks.settings"
 
 
-class SaqAdapter(Adapter):
+class SaqAdapter(AsyncAdapter):
     name = "saq"
     async_handlers = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self.loop = asyncio.new_event_loop()
         self.queue = Queue.from_url(url)
         self.job_keys: list[str] = []
         self.checked: tuple[int, int] | None = None  # (jobs sent, of them completed)
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
 
     def version(self) -> str:
         return version("saq")
@@ -42,17 +37,6 @@ class SaqAdapter(Adapter):
         job = await self.queue.enqueue(FUNCTION, data=data)
         assert job is not None  # None only for a duplicate key; ours are fresh uuids
         self.job_keys.append(job.key)
-
-    def enqueue(self, payloads: list[dict[str, Any]]) -> None:
-        async def go() -> None:
-            for data in payloads:
-                await self.send(data)
-
-        self.run(go())
-
-    def enqueue_paced(self, rate: float, duration: float) -> int:
-        sent: int = self.run(pace_async(rate, duration, self.send))
-        return sent
 
     def worker_argv(self, concurrency: int) -> list[str]:
         return ["env", f"BENCH_CONCURRENCY={concurrency}", PYTHON, "-m", "saq", SETTINGS]
@@ -74,7 +58,7 @@ class SaqAdapter(Adapter):
 
     def close(self) -> None:
         self.run(self.queue.disconnect())
-        self.loop.close()
+        super().close()
 
 
 ADAPTER = SaqAdapter
