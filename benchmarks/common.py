@@ -137,7 +137,6 @@ class Adapter:
 
     name = ""
     has_bulk = False  # the library has a documented way to add many jobs at once
-    async_handlers = False
     skip: ClassVar[dict[str, str]] = {}  # workload -> why it does not apply to this library
 
     def __init__(self, url: str) -> None:

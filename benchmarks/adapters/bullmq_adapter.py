@@ -19,7 +19,6 @@ UNFINISHED = ("wait", "active", "delayed", "prioritized")
 class BullmqAdapter(AsyncAdapter):
     name = "bullmq"
     has_bulk = True
-    async_handlers = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

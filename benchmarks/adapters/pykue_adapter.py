@@ -16,7 +16,6 @@ TASKS = "benchmarks.adapters.pykue_tasks:queue"
 class PykueAdapter(AsyncAdapter):
     name = "pykue"
     has_bulk = True
-    async_handlers = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

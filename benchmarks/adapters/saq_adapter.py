@@ -15,7 +15,6 @@ SETTINGS = "benchmarks.adapters.saq_tasks.settings"
 
 class SaqAdapter(AsyncAdapter):
     name = "saq"
-    async_handlers = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from typing import Any
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger("pykue")
+T = TypeVar("T")
 
 # Errors that mean "Redis is unreachable for now": ridden out with a Backoff.
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -25,6 +31,30 @@ class Backoff:
 
     def reset(self) -> None:
         self.current = self.first
+
+
+async def within_lease(call: Callable[[], Awaitable[T]], lease: float, what: str) -> T | None:
+    """``call()``'s reply, retried through outages for ``lease`` s; None once given up.
+
+    Past that the lease of the job(s) ``what`` names has expired and the sweep has
+    re-queued them, so giving up keeps at-least-once. An ack resent after it already
+    landed is recognised by its script (same fencing token) and answers success.
+    """
+    deadline = time.monotonic() + lease
+    backoff = Backoff()
+    while True:
+        try:
+            return await call()
+        except TRANSIENT as exc:
+            if time.monotonic() > deadline:
+                log.error(
+                    "pykue: %s not delivered (%s); re-queued when the lease expires", what, exc
+                )
+                return None
+            await backoff.sleep()
+        except RedisError as exc:
+            log.error("pykue: %s failed (%s); re-queued when the lease expires", what, exc)
+            return None
 
 
 async def cancel_all(tasks: Iterable[asyncio.Task[Any]], every: float = 0.5) -> None:

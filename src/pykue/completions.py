@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import RedisError
-
-from .aio import TRANSIENT, Backoff, cancel_all
+from .aio import cancel_all, within_lease
 from .errors import JobNotFound, LeaseLost, raise_for_code
 from .job import Job
 
@@ -85,28 +82,12 @@ class Completions:
             await self.send(self.take())
 
     async def send(self, batch: list[Completion]) -> None:
-        """Send one batch, retrying through outages for a lease.
-
-        Past that the leases have expired and the sweep has re-queued the jobs, so giving
-        up keeps at-least-once. A resent call whose first try already landed is answered
-        with success by the script (same fencing tokens)."""
-        deadline = time.monotonic() + self.lease
-        backoff = Backoff()
-        while True:
-            try:
-                codes = await self.call("complete", *args(batch))
-                break
-            except TRANSIENT as exc:
-                if time.monotonic() > deadline:
-                    log.error("pykue: completion of %s not delivered (%s); they will run again",
-                              ids(batch), exc)  # fmt: skip
-                    return
-                await backoff.sleep()
-            except RedisError as exc:
-                log.error("pykue: completion of %s failed (%s); they will run again",
-                          ids(batch), exc)  # fmt: skip
-                return
-        settled(batch, codes)
+        """Send one batch, retrying through outages for a lease (see ``within_lease``)."""
+        codes = await within_lease(
+            lambda: self.call("complete", *args(batch)), self.lease, f"completion of {ids(batch)}"
+        )
+        if codes is not None:
+            settled(batch, codes)
 
 
 def args(batch: list[Completion]) -> list[str | bytes | int]:

@@ -25,7 +25,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from . import completions
-from .aio import TRANSIENT, Backoff, cancel_all
+from .aio import TRANSIENT, Backoff, cancel_all, within_lease
 from .completions import Completions
 from .errors import JobNotFound, LeaseLost, raise_for_code
 from .job import Job, backoff_delay, dumps, encode_remove_policy
@@ -254,31 +254,18 @@ class Worker:
         await self.ack(job, "fail", message, record, delay_ms)
 
     async def ack(self, job: Job, what: str, *args: str | bytes | int) -> None:
-        """Send ack script ``what`` (job id, token, *args), retrying through outages for a lease.
-
-        Past that the lease has expired and the sweep has re-queued the job, so giving
-        up keeps at-least-once. A retried ack that already landed is recognised by the
-        script (same fencing token) and answers success.
-        """
-        deadline = time.monotonic() + self.queue.lease
-        backoff = Backoff()
-        while True:
-            try:
-                reply = await self.call(what, job.job_id, job.token, *args)
-                raise_for_code(int(reply[0]), job.id)
-                return
-            except (LeaseLost, JobNotFound) as exc:
-                log.warning("pykue: %s of job %s refused: %s", what, job.id, exc)
-                return
-            except TRANSIENT as exc:
-                if time.monotonic() > deadline:
-                    log.error("pykue: %s of job %s not delivered (%s); it will run again",
-                              what, job.id, exc)  # fmt: skip
-                    return
-                await backoff.sleep()
-            except RedisError as exc:
-                log.error("pykue: %s of job %s failed (%s); it will run again", what, job.id, exc)
-                return
+        """Send ack script ``what`` (job id, token, *args), retrying through outages for a lease."""
+        reply = await within_lease(
+            lambda: self.call(what, job.job_id, job.token, *args),
+            self.queue.lease,
+            f"{what} of job {job.id}",
+        )
+        if reply is None:
+            return
+        try:
+            raise_for_code(int(reply[0]), job.id)
+        except (LeaseLost, JobNotFound) as exc:
+            log.warning("pykue: %s of job %s refused: %s", what, job.id, exc)
 
     # -- leases, promotions, stalled jobs ------------------------------------------------------
 

@@ -75,17 +75,18 @@ class Scripts:
         SCRIPT EXISTS first, a round trip more per call. A script the server lost (after a
         restart) is loaded and the whole pipeline sent again; pykue's scripts are built
         to be resent (fencing tokens, claim request ids)."""
-        for attempt in range(2):
-            async with self._client.pipeline(transaction=False) as pipe:
-                for name, args in calls:
-                    sha = self._scripts[name].sha
-                    pipe.evalsha(sha, len(self._keys), *self._keys, *self._head, *args)
-                try:
-                    replies: list[Any] = await pipe.execute()
-                    return replies
-                except NoScriptError:
-                    if attempt:
-                        raise
+        try:
+            return await self._evalsha_pipeline(calls)
+        except NoScriptError:
             for name, _args in calls:
                 await self._client.script_load(self._scripts[name].script)
-        raise AssertionError("unreachable")
+            return await self._evalsha_pipeline(calls)
+
+    async def _evalsha_pipeline(self, calls: Sequence[tuple[str, Sequence[Arg]]]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for name, args in calls:
+                pipe.evalsha(
+                    self._scripts[name].sha, len(self._keys), *self._keys, *self._head, *args
+                )
+            replies: list[Any] = await pipe.execute()
+            return replies
