@@ -57,6 +57,20 @@ async def within_lease(call: Callable[[], Awaitable[T]], lease: float, what: str
             return None
 
 
+def raise_if_cancel_lost() -> None:
+    """Raise CancelledError if the current task was cancelled but the cancel got lost.
+
+    asyncio.wait_for (Python 3.11, used inside redis-py) drops a cancellation that lands
+    as the awaited call completes: the call returns normally while the task still counts
+    the request (``cancelling()``). Call this after Redis I/O and before an unbounded
+    wait, or the task waits on, cancelled, forever. (Python 3.10 cannot tell.)
+    """
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    if cancelling is not None and cancelling():
+        raise asyncio.CancelledError
+
+
 async def cancel_all(tasks: Iterable[asyncio.Task[Any]], every: float = 0.5) -> None:
     """Cancel ``tasks`` and wait until each has ended.
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, overload
 import orjson
 from redis.asyncio import Redis
 
-from .aio import cancel_all
+from .aio import cancel_all, raise_if_cancel_lost
 from .config import Settings
 from .connection import check_server, create_client, resolve_url
 from .errors import InvalidJob, JobFailed, JobNotFound, JobTimeout, raise_for_code
@@ -479,6 +479,7 @@ class Queue:
             if fresh is not None and fresh.state is JobState.FAILED:
                 raise JobFailed(job_id, fresh.error or "")
             assert watch.future is not None
+            raise_if_cancel_lost()  # a Ctrl-C during the reads above must not be lost
             try:
                 return await asyncio.wait_for(asyncio.shield(watch.future), timeout)
             except asyncio.TimeoutError:
