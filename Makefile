@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # (arq wants redis<6), which must not change what the test suite runs against.
 BENCH_VENV := .venv-bench
 
-.PHONY: run test lint format clean bench
+.PHONY: run test lint format clean bench chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ $(CHROMIUM):
 
 test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# The fault battery at the sizes RELIABILITY.md reports (make test runs it bounded).
+chaos: $(VENV)/.installed-dev
+	PYKUE_CHAOS=full PYKUE_CHAOS_FIGURES=chaos-figures.json $(BIN)/python -m pytest -m chaos -p no:cacheprovider
 
 $(BENCH_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)

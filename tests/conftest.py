@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,11 @@ import redis
 from pykue import Queue
 from pykue.embedded import stop_embedded
 from tests.helpers import RedisServer, assert_invariants, delete_prefix
+
+# A shell that starts the suite in the background (`make test &`) leaves SIGINT ignored,
+# and children inherit that: the tests that stop programs with Ctrl-C would hang.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Test helpers: a private redis-server process and the state-index invariant checker."""
+"""Test helpers: a private redis-server process, polling for server-side state, and the
+state-index invariant checker."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import redis
 
@@ -18,6 +21,7 @@ from pykue.embedded import find_redis_server
 from pykue.keys import STATES, Keys
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def run_python(args: list[str], **env: str) -> str:
@@ -32,6 +36,29 @@ def run_python(args: list[str], **env: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def wait_until(check: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+    """Poll ``check`` until it returns something truthy and return that.
+
+    For server-side state that changes without telling anyone (gossip, replication,
+    elections). A RedisError counts as "not yet": nodes refuse or drop connections while
+    they change roles.
+    """
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            result = check()
+        except redis.RedisError as exc:
+            result, last = None, exc
+        else:
+            last = result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:g}s waiting for {what} (last: {last!r})")
+        time.sleep(0.05)
 
 
 def free_port() -> int:

@@ -35,3 +35,15 @@ def test_a_tiny_benchmark_run_completes_every_case_and_writes_the_report(tmp_pat
     assert "latency at 200 jobs/s: pykue p99" in text
     assert "concurrency: pykue" in text
     assert "ideal 0.300 s" in text  # 60 jobs x 0.1 s / 20 at once
+
+
+def test_the_scaleout_benchmark_runs_both_layouts() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scaleout", "--jobs", "300", "--repeats", "1"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"},
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 3 queues, ")]
+    assert [row.split(" | ")[0] for row in rows] == ["| 3 queues, one master", "| 3 queues, spread"]
+    assert "spread / one master: " in done.stdout

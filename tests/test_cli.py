@@ -495,7 +495,7 @@ def test_demo_serves_the_dashboard_and_stops_on_ctrl_c(cli: Cli, prefix: str) ->
     first = read_until(demo.stderr, r"dashboard on http://")[-1]
     url = re.search(r"http://\S+(?=;)", first)
     assert url is not None, first
-    assert get(url[0] + "/config") == {"tokenRequired": False, "prefix": prefix}
+    assert get(url[0] + "/config") == {"tokenRequired": False, "prefix": prefix, "overview": None}
     out, _ = interrupt(demo)
     check_demo_lines(lines + out.splitlines())
 
@@ -505,7 +505,7 @@ def test_dashboard_serves_the_api_and_stops_on_ctrl_c(cli: Cli, prefix: str) -> 
     line = read_until(server.stdout, r"http://")[0]
     url = re.search(r"http://\S+", line)
     assert url is not None, line
-    assert get(url[0] + "/config") == {"tokenRequired": True, "prefix": prefix}
+    assert get(url[0] + "/config") == {"tokenRequired": True, "prefix": prefix, "overview": None}
     job_id = int(cli.ok("enqueue", "email", '{"to": "a@b.c"}'))
     assert get(f"{url[0]}/job/{job_id}")["data"] == {"to": "a@b.c"}
     assert get(url[0] + "/stats")["inactiveCount"] == 1
@@ -544,3 +544,59 @@ async def test_dashboard_middleware_leaves_no_tasks_behind_when_polled() -> None
     await EndStreamsOnExit(app, asyncio.Event())({"type": "http"}, receive, send)
     await asyncio.sleep(0)  # let the cancelled ones finish
     assert len(asyncio.all_tasks()) == before
+
+
+def test_stats_over_the_shards_of_a_sharded_queue(cli: Cli, raw: redis.Redis, prefix: str) -> None:
+    for shard, count in ((0, 2), (1, 0), (2, 1)):
+        for _ in range(count):
+            cli.ok("--prefix", f"{prefix}.{shard}", "enqueue", "email", "{}")
+    try:
+        found = cli.json("stats", "--shards", "3")
+        assert [each["prefix"] for each in found["queues"]] == [f"{prefix}.{n}" for n in range(3)]
+        assert [each["all"]["inactive"] for each in found["queues"]] == [2, 0, 1]
+        assert found["all"] == {
+            "inactive": 3,
+            "active": 0,
+            "complete": 0,
+            "failed": 0,
+            "delayed": 0,
+        }
+        table = cli.ok("stats", "--shards", "3")
+        assert f"sharded queue '{prefix}'" in table
+        assert re.search(r"all queues\s.*\b3\b", table), table
+        assert re.search(r"\bqueue\b.*\binactive\b", table), table  # rows are queues, not types
+        named = cli.json("stats", "--queues", f"{prefix}.2, {prefix}.0")  # spaces are fine
+        assert [each["all"]["inactive"] for each in named["queues"]] == [1, 2]
+        assert named["all"]["inactive"] == 3
+        for bad in ("0", "1025", "x"):
+            done = cli.run("stats", "--shards", bad)
+            assert done.returncode == 2
+            assert "--shards" in one_error_line(done)
+        for bad in ("a,a", "a,,b", "a b", "{x}", ""):
+            done = cli.run("stats", "--queues", bad)
+            assert done.returncode == 2, bad
+            assert "--queues" in one_error_line(done)
+        done = cli.run("stats", "--queues", "a", "--shards", "2")
+        assert done.returncode == 2
+        assert "not both" in one_error_line(done)
+    finally:
+        for shard in range(3):
+            delete_prefix(raw, f"{prefix}.{shard}")
+
+
+def test_dashboard_over_several_queues(cli: Cli, raw: redis.Redis, prefix: str) -> None:
+    cli.ok("--prefix", f"{prefix}.1", "enqueue", "email", "{}")
+    server = cli.start("dashboard", "--port", "0", "--shards", "2")
+    try:
+        line = read_until(server.stdout, r"http://")[0]
+        assert "2 queues" in line
+        url = re.search(r"http://\S+", line)
+        assert url is not None, line
+        listed = get(url[0] + "/queues")
+        assert [each["prefix"] for each in listed["queues"]] == [f"{prefix}.0", f"{prefix}.1"]
+        assert [each["counts"]["inactive"] for each in listed["queues"]] == [0, 1]
+        assert get(f"{url[0]}/q/{prefix}.1/stats")["inactiveCount"] == 1
+        interrupt(server)
+    finally:
+        for shard in range(2):
+            delete_prefix(raw, f"{prefix}.{shard}")

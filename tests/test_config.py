@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from pykue.config import Settings, default_data_dir, redact_url
+from pykue.config import Settings, default_data_dir, parse_many_hosts, redact_url
 from pykue.errors import ConnectionFailed, InvalidName
 
 FULL_ENV = {
@@ -89,8 +89,13 @@ def test_bad_host_names_the_variable() -> None:
         ("localhost:6379", "no scheme"),
         ("redis://host:notaport", "invalid port"),
         ("unix://", "no socket path"),
-        ("redis+sentinel://host:26379/mymaster", "not supported yet"),
-        ("redis+cluster://host:7000", "not supported yet"),
+        ("redis+sentinel://host:26379", "names no master"),
+        ("redis+sentinel://host:26379/a/b", "names no master"),
+        ("redis+cluster://h:7000,h:notaport", "invalid port in 'h:notaport'"),
+        ("redis+cluster://h:7000,,h:7001", "invalid host ''"),
+        ("redis+cluster://h:7000/3", "takes no path"),
+        ("redis+cluster://h:7000?timeout=1", r"unknown options \['timeout'\]"),
+        ("rediss+cluster://h:7000#x", "unknown options"),
     ],
 )
 def test_bad_redis_url_names_the_variable(url: str, match: str) -> None:
@@ -113,9 +118,40 @@ def test_errors_never_show_the_password() -> None:
     assert "user:***@host:1" in str(caught.value)
 
 
-@pytest.mark.parametrize("url", ["redis://h:1/0", "rediss://u:p@h:6380", "unix:///tmp/r.sock"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://h:1/0",
+        "rediss://u:p@h:6380",
+        "unix:///tmp/r.sock",
+        "redis+cluster://h1:7000,h2:7001",
+        "rediss+cluster://user:pw@h1:7000/?ssl_ca_certs=/ca.pem",
+        "redis+sentinel://h1:26379,h2:26380/main-db?sentinel_password=x",
+    ],
+)
 def test_supported_urls_are_kept_verbatim(url: str) -> None:
     assert Settings.from_env(env={"REDIS_URL": url}).url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "hosts", "auth", "service"),
+    [
+        ("redis+cluster://a:1,b:2", "cluster", (("a", 1), ("b", 2)), (None, None), ""),
+        ("redis+cluster://a", "cluster", (("a", 6379),), (None, None), ""),
+        ("redis+sentinel://u:p%40ss@a:1/svc", "sentinel", (("a", 1),), ("u", "p@ss"), "svc"),
+        ("redis+sentinel://[::1]/svc", "sentinel", (("::1", 26379),), (None, None), "svc"),
+    ],
+)
+def test_many_host_urls_are_taken_apart(
+    url: str, kind: str, hosts: tuple[tuple[str, int], ...], auth: tuple[str, str], service: str
+) -> None:
+    spec = parse_many_hosts(url)
+    assert (spec.kind, spec.hosts, (spec.username, spec.password), spec.service) == (
+        kind,
+        hosts,
+        auth,
+        service,
+    )
 
 
 def test_prefix_argument_wins_over_environment_over_default() -> None:
@@ -186,6 +222,12 @@ def test_default_data_dir_expands_the_home_directory() -> None:
         ("rediss://user:pw@h:1", "rediss://user:***@h:1"),
         ("redis://user@h:1", "redis://user@h:1"),
         ("redis://h:1", "redis://h:1"),
+        ("redis://h:1?password=pw&db=2", "redis://h:1?password=***&db=2"),
+        (
+            "rediss+sentinel://u:pw@h:1,h:2/main?ssl_ca_certs=/ca&sentinel_password=sp&x=1",
+            "rediss+sentinel://u:***@h:1,h:2/main?ssl_ca_certs=/ca&sentinel_password=***&x=1",
+        ),
+        ("redis+sentinel://h:1/main?SSL_PASSWORD=k", "redis+sentinel://h:1/main?SSL_PASSWORD=***"),
     ],
 )
 def test_redact_url(url: str, shown: str) -> None:

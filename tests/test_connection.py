@@ -254,3 +254,25 @@ async def test_resolved_clients_see_each_others_writes(data_dir: Path) -> None:
 )
 def test_parse_version(text: str, version: tuple[int, ...]) -> None:
     assert parse_version(text) == version
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        (
+            "redis+cluster://h:1?sentinel_password=x",
+            r"\['sentinel_password'\] need a redis\+sentinel",
+        ),
+        (
+            "redis+cluster://h:1?ssl_ca_certs=/ca.pem",
+            r"TLS options \['ssl_ca_certs'\] need a rediss",
+        ),
+        (
+            "redis+sentinel://h:1/svc?ssl_certfile=/c",
+            r"TLS options \['ssl_certfile'\] need a rediss",
+        ),
+    ],
+)
+def test_many_host_options_that_do_not_fit_the_url_are_refused(url: str, match: str) -> None:
+    with pytest.raises(ConnectionFailed, match=match):
+        create_client(url)

@@ -9,10 +9,12 @@ from .errors import (
     JobNotFound,
     JobTimeout,
     LeaseLost,
+    NotReplicated,
     PykueError,
 )
 from .job import PRIORITIES, Job, JobState
 from .queue import Queue
+from .sharded import ShardedQueue
 
 __version__ = "0.1.0"
 
@@ -28,7 +30,9 @@ __all__ = [
     "JobState",
     "JobTimeout",
     "LeaseLost",
+    "NotReplicated",
     "PykueError",
     "Queue",
+    "ShardedQueue",
     "__version__",
 ]

@@ -8,15 +8,23 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+from redis.exceptions import ClusterDownError, RedisError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger("pykue")
 T = TypeVar("T")
 
-# Errors that mean "Redis is unreachable for now": ridden out with a Backoff.
-TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+# Errors that mean "Redis is unreachable for now": ridden out with a Backoff. The
+# cluster ones come while a failover moves slots to a promoted replica.
+TRANSIENT = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    ClusterDownError,
+    TryAgainError,
+    SlotNotCoveredError,
+)
 
 
 class Backoff:
@@ -31,6 +39,33 @@ class Backoff:
 
     def reset(self) -> None:
         self.current = self.first
+
+
+class Outage:
+    """Says once that Redis went away and once that it came back, however many loops
+    of one process notice it (each keeps retrying with its own Backoff)."""
+
+    def __init__(self, who: str) -> None:
+        self.who = who
+        self.since: float | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning(
+                "pykue: %s cannot reach Redis (%s); retrying until it is back", self.who, exc
+            )
+        else:
+            log.debug("pykue: %s still cannot reach Redis (%s)", self.who, exc)
+
+    def ok(self) -> None:
+        if self.since is not None:
+            log.warning(
+                "pykue: %s reached Redis again, %.1f s after finding it unreachable",
+                self.who,
+                time.monotonic() - self.since,
+            )
+            self.since = None
 
 
 async def within_lease(call: Callable[[], Awaitable[T]], lease: float, what: str) -> T | None:

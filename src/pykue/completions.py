@@ -101,10 +101,15 @@ def args(batch: list[Completion]) -> list[str | bytes | int]:
 def settled(batch: list[Completion], codes: list[Any]) -> None:
     """Report complete.lua's answer for ``batch`` (refusals are logged, not raised)."""
     for item, code in zip(batch, codes, strict=True):
-        try:
-            raise_for_code(int(code), item.job.id)
-        except (LeaseLost, JobNotFound) as exc:
-            log.warning("pykue: complete of job %s refused: %s", item.job.id, exc)
+        report("complete", item.job, code)
+
+
+def report(what: str, job: Job, code: Any) -> None:
+    """Log an ack script's refusal (the job left this worker's hands); raise other codes."""
+    try:
+        raise_for_code(int(code), job.id)
+    except (LeaseLost, JobNotFound) as exc:
+        log.warning("pykue: %s of job %s refused: %s", what, job.id, exc)
 
 
 def ids(batch: list[Completion]) -> str:

@@ -13,13 +13,16 @@ Other variables: ``PYKUE_PREFIX`` (key prefix, default ``pykue``) and
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from .errors import ConnectionFailed
 from .keys import check_name
+
+SECRET_OPTION = re.compile(r"(^|&)([^=&]*password[^=&]*)=[^&]*", re.IGNORECASE)
 
 DEFAULT_PREFIX = "pykue"
 DEFAULT_HOST = "127.0.0.1"
@@ -27,10 +30,96 @@ DEFAULT_PORT = 6379
 PROBE_URL = f"redis://{DEFAULT_HOST}:{DEFAULT_PORT}"
 
 SUPPORTED_SCHEMES = ("redis", "rediss", "unix")
-RESERVED_SCHEMES = ("redis+sentinel", "redis+cluster")
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+SCHEME_HELP = (
+    "use redis://, rediss://, unix://, redis+cluster://host:port,host:port "
+    "or redis+sentinel://host:port,host:port/service (rediss+... for TLS)"
+)
 
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"", "1", "true", "yes", "on"})
+
+
+@dataclass(frozen=True)
+class ManyHosts:
+    """A cluster or Sentinel URL taken apart: ``redis+cluster://[user:password@]host:port,
+    host:port[?option=value]`` or ``redis+sentinel://...host:port.../service[?...]``.
+
+    The user and password are the data nodes' (ACL); a Sentinel that wants a password
+    of its own gets ``?sentinel_password=...`` (and ``sentinel_username``)."""
+
+    kind: str  # "cluster" or "sentinel"
+    tls: bool
+    hosts: tuple[tuple[str, int], ...]
+    username: str | None
+    password: str | None
+    service: str  # Sentinel's name for the master; "" for a cluster
+    options: tuple[tuple[str, str], ...]
+
+
+def parse_many_hosts(url: str, source: str = "Redis URL") -> ManyHosts:
+    """Take a ``redis+cluster://`` or ``redis+sentinel://`` URL apart, or raise
+    ConnectionFailed naming ``source``."""
+    shown = redact_url(url)
+    scheme, _, rest = url.partition("://")
+    if scheme not in CLUSTER_SCHEMES + SENTINEL_SCHEMES:
+        raise ConnectionFailed(f"{source} {shown!r} is not a cluster or Sentinel URL")
+    kind = "cluster" if scheme in CLUSTER_SCHEMES else "sentinel"
+    rest, _, fragment = rest.partition("#")
+    rest, _, query = rest.partition("?")
+    netloc, _, path = rest.partition("/")
+    auth, at, host_list = netloc.rpartition("@")
+    username = password = None
+    if at:
+        user, colon, secret = auth.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if colon else None
+    hosts = tuple(_host_port(item, kind, source, shown) for item in host_list.split(","))
+    service = unquote(path.strip("/"))
+    if kind == "sentinel" and (not service or "/" in service):
+        raise ConnectionFailed(
+            f"{source} {shown!r} names no master: use redis+sentinel://host:port/service-name"
+        )
+    if kind == "cluster" and path.strip("/"):
+        raise ConnectionFailed(
+            f"{source} {shown!r}: a cluster has only database 0, so the URL takes no path"
+        )
+    options = tuple(parse_qsl(query, keep_blank_values=True))
+    unknown = sorted({name for name, _ in options} - MANY_HOST_OPTIONS)
+    if unknown or fragment:
+        raise ConnectionFailed(
+            f"{source} {shown!r} has unknown options {unknown or [fragment]}; "
+            f"known: {', '.join(sorted(MANY_HOST_OPTIONS))}"
+        )
+    return ManyHosts(kind, scheme.startswith("rediss"), hosts, username, password, service, options)
+
+
+# Query options of cluster and Sentinel URLs (TLS files for rediss+...).
+MANY_HOST_OPTIONS = frozenset(
+    {"sentinel_username", "sentinel_password", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile",
+     "ssl_cert_reqs"}
+)  # fmt: skip
+
+
+def _host_port(item: str, kind: str, source: str, shown: str) -> tuple[str, int]:
+    default = 26379 if kind == "sentinel" else DEFAULT_PORT
+    if item.startswith("["):  # an IPv6 address: its colons are not the port's
+        host, _, after = item[1:].partition("]")
+        colon, port_text = after[:1], after[1:]
+        if after and colon != ":":
+            host = ""
+    else:
+        host, colon, port_text = item.rpartition(":")
+        if not colon:
+            host = item
+    if not colon:
+        port_text = str(default)
+    if not host or any(c in host for c in "/@?#[]% \t\r\n"):
+        raise ConnectionFailed(f"{source} {shown!r} has an invalid host {item!r}")
+    if not (port_text.isascii() and port_text.isdigit() and 1 <= int(port_text) <= 65535):
+        raise ConnectionFailed(f"{source} {shown!r} has an invalid port in {item!r}")
+    return host, int(port_text)
 
 
 @dataclass(frozen=True)
@@ -94,12 +183,12 @@ def check_url(url: str, source: str) -> str:
             f"{source} {shown!r} has no scheme: use redis://host:port, rediss://host:port "
             "or unix:///path/to/redis.sock"
         )
-    if scheme in RESERVED_SCHEMES:
-        raise ConnectionFailed(f"{source} {shown!r}: {scheme}:// URLs are not supported yet")
+    if scheme in CLUSTER_SCHEMES + SENTINEL_SCHEMES:
+        parse_many_hosts(url, source)
+        return url
     if scheme not in SUPPORTED_SCHEMES:
         raise ConnectionFailed(
-            f"{source} {shown!r} has unsupported scheme {scheme!r}: "
-            "use redis://, rediss:// or unix://"
+            f"{source} {shown!r} has unsupported scheme {scheme!r}: {SCHEME_HELP}"
         )
     parts = urlsplit(url)
     if scheme == "unix":
@@ -114,17 +203,19 @@ def check_url(url: str, source: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``, for messages and logs."""
+    """``url`` with its passwords (in the user part and in query options such as
+    ``sentinel_password``) replaced by ``***``, for messages and logs."""
     try:
         parts = urlsplit(url)
         password = parts.password
     except ValueError:
         return "<unparsable URL>"
-    if not password:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    query = SECRET_OPTION.sub(r"\1\2=***", parts.query)
+    if password:
+        user = parts.username or ""
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{user}:***@{host}")
+    return urlunsplit(parts._replace(query=query))
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -9,6 +9,7 @@ the eviction policy could drop queue keys.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import sys
@@ -20,9 +21,20 @@ import redis
 import redis.asyncio
 import redis.asyncio.retry
 import redis.retry
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
 from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.exceptions import AuthenticationError, RedisClusterException
 
-from .config import Settings, check_url, redact_url
+from .config import (
+    CLUSTER_SCHEMES,
+    SENTINEL_SCHEMES,
+    ManyHosts,
+    Settings,
+    check_url,
+    parse_many_hosts,
+    redact_url,
+)
 from .errors import ConnectionFailed
 
 logger = logging.getLogger("pykue")
@@ -39,6 +51,9 @@ POOL_TIMEOUT = 20.0
 BACKOFF_CAP = 1.0
 BACKOFF_BASE = 0.05
 RETRY_ON = (redis.ConnectionError, redis.TimeoutError)
+
+# What pykue talks to: one server (or the master Sentinel names), or a cluster.
+Client = redis.asyncio.Redis | RedisCluster
 
 NO_SERVER_HELP = (
     "no Redis server found: nothing answers on {probe} and the embedded server is "
@@ -71,12 +86,16 @@ async def resolve_url(settings: Settings) -> str:
     return await asyncio.to_thread(ensure_embedded, settings.data_dir)
 
 
-def create_client(url: str) -> redis.asyncio.Redis:
+def create_client(url: str) -> Client:
     """An asyncio client for ``url`` that retries through short outages.
 
     Its pool waits for a free connection instead of failing: a busy worker (many
-    handlers acking at once) must queue for a connection, not see errors."""
+    handlers acking at once) must queue for a connection, not see errors. A cluster
+    URL gives redis-py's cluster client, a Sentinel URL a client of the master the
+    Sentinels name (asked again after a failover)."""
     retry = redis.asyncio.retry.Retry(ExponentialBackoff(BACKOFF_CAP, BACKOFF_BASE), RETRIES)
+    if url.partition("://")[0] in CLUSTER_SCHEMES + SENTINEL_SCHEMES:
+        return _many_hosts_client(parse_many_hosts(url), retry)
     try:
         pool = redis.asyncio.BlockingConnectionPool.from_url(
             url,
@@ -90,6 +109,107 @@ def create_client(url: str) -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_pool(pool)
 
 
+def _many_hosts_client(spec: ManyHosts, retry: redis.asyncio.retry.Retry) -> Client:
+    options = _options("redis://")
+    options.update(username=spec.username, password=spec.password)
+    given = dict(spec.options)
+    tls: dict[str, Any] = {k: v for k, v in given.items() if k.startswith("ssl_")}
+    sentinel_auth = {k.removeprefix("sentinel_"): v for k, v in given.items() if k not in tls}
+    if sentinel_auth and spec.kind == "cluster":
+        raise ConnectionFailed(f"{sorted(given.keys() - tls.keys())} need a redis+sentinel URL")
+    if tls and not spec.tls:
+        raise ConnectionFailed(f"TLS options {sorted(tls)} need a rediss+... URL")
+    if spec.tls:  # the data nodes and, for Sentinel, the sentinels speak TLS
+        tls = {"ssl": True, **tls}
+        options.update(tls)
+    if spec.kind == "cluster":
+        nodes = [ClusterNode(host, port) for host, port in spec.hosts]
+        return RedisCluster(
+            startup_nodes=nodes, retry=retry, max_connections=MAX_CONNECTIONS, **options
+        )
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        list(spec.hosts),
+        sentinel_kwargs={
+            **sentinel_auth,
+            **tls,
+            "socket_connect_timeout": CONNECT_TIMEOUT,
+            # a lookup asks the next sentinel at once and is itself retried with the
+            # master's connection: a sentinel retrying on its own only adds seconds
+            "retry": redis.asyncio.retry.Retry(NoBackoff(), 0),
+        },
+        retry=retry,
+        **options,
+    )
+    client: redis.asyncio.Redis = sentinel.master_for(spec.service, redis_class=redis.asyncio.Redis)
+    return client
+
+
+def refusal(exc: BaseException) -> str | None:
+    """Why Redis refused pykue, when ``exc`` says it did (bad credentials, a cluster that
+    will not serve): retrying cannot help. None for anything else."""
+    if isinstance(exc, AuthenticationError | RedisClusterException):
+        return str(exc)
+    # redis-py folds each sentinel's error into one message, as text only
+    if isinstance(exc, MasterNotFoundError) and "AuthenticationError" in str(exc):
+        return "the sentinels refused the credentials (sentinel_username, sentinel_password)"
+    return None
+
+
+def streams_of(*clients: Client) -> list[asyncio.StreamWriter]:
+    """The streams of the clients' open connections, read from redis-py's internals
+    (none found, so nothing awaited, if those change)."""
+    connections: list[Any] = []
+    for client in clients:
+        pool = getattr(client, "connection_pool", None)
+        if pool is not None:
+            connections += getattr(pool, "_available_connections", [])
+            connections += getattr(pool, "_in_use_connections", [])
+        elif isinstance(client, RedisCluster):
+            for node in client.get_nodes():
+                connections += getattr(node, "_connections", [])
+    streams = [getattr(connection, "_writer", None) for connection in connections]
+    return [stream for stream in streams if isinstance(stream, asyncio.StreamWriter)]
+
+
+async def finish_closing(streams: list[asyncio.StreamWriter], timeout: float = 1.0) -> None:
+    """Wait (at most ``timeout``) for the streams being closed to be closed.
+
+    redis-py closes a connection whose command was cancelled without waiting; over TLS
+    that close takes one more round trip (close_notify), and a loop that ends first
+    leaves the socket open. Callers take ``streams_of()`` before cancelling blocked
+    reads and call this after closing their clients.
+    """
+    closing = [stream.wait_closed() for stream in streams if stream.transport.is_closing()]
+    if closing:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), timeout)
+
+
+async def close_client(client: Client) -> None:
+    """Close ``client`` and, for a Sentinel-named master, the clients of the Sentinels.
+
+    A cluster client also closes, in tasks of its own, the connections to nodes that
+    left the cluster (a failed master): those are waited for too, briefly, so that a
+    program ending right after leaves no socket open.
+    """
+    await client.aclose()
+    pool = getattr(client, "connection_pool", None)  # a cluster client has one per node
+    manager = getattr(pool, "sentinel_manager", None)
+    for sentinel_client in getattr(manager, "sentinels", ()):
+        await sentinel_client.aclose()
+    if isinstance(client, RedisCluster):
+        closing = [task for task in asyncio.all_tasks() if _closes_connections(task)]
+        if closing:
+            await asyncio.wait(closing, timeout=1.0)
+
+
+def _closes_connections(task: asyncio.Task[Any]) -> bool:
+    """True for redis-py's own background tasks that disconnect connections."""
+    coro = task.get_coro()
+    module = getattr(getattr(coro, "cr_frame", None), "f_globals", {}).get("__name__", "")
+    return module.startswith("redis.asyncio") and "disconnect" in getattr(coro, "__name__", "")
+
+
 def create_sync_client(url: str) -> redis.Redis:
     """A synchronous client for ``url`` that retries through short outages."""
     retry = redis.retry.Retry(ExponentialBackoff(BACKOFF_CAP, BACKOFF_BASE), RETRIES)
@@ -99,7 +219,7 @@ def create_sync_client(url: str) -> redis.Redis:
         raise _bad_url(url, exc) from None
 
 
-async def check_server(client: redis.asyncio.Redis) -> ServerInfo:
+async def check_server(client: Client) -> ServerInfo:
     """Refuse a server older than 6.2; warn once if its maxmemory-policy may evict keys."""
     info = await client.info("server")
     version = parse_version(str(info.get("redis_version", "")))
@@ -150,7 +270,7 @@ async def _answers(url: str) -> bool:
         await client.aclose()
 
 
-async def _maxmemory_policy(client: redis.asyncio.Redis) -> str:
+async def _maxmemory_policy(client: Client) -> str:
     # Managed services (ElastiCache, Memorystore...) often disable CONFIG; INFO
     # memory carries the same value on Redis 4+.
     try:

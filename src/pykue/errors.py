@@ -1,4 +1,5 @@
-"""pykue's exceptions: one tree, and the one table that maps Lua return codes to it.
+"""pykue's exceptions: one tree, the one table that maps Lua return codes to it, and
+``shown()``, how a refused value appears in a message.
 
 ::
 
@@ -10,7 +11,8 @@
     ├── InvalidState              the job is not in a state that allows the operation
     ├── LeaseLost                 a worker acted on a job it no longer owns (fencing token)
     ├── JobFailed                 job.wait() on a job that failed; .error holds its message
-    └── JobTimeout                (also TimeoutError) job.wait() ran out of time
+    ├── JobTimeout                (also TimeoutError) job.wait() ran out of time
+    └── NotReplicated             a durable save reached fewer replicas than asked in time
 """
 
 from __future__ import annotations
@@ -58,6 +60,23 @@ class JobFailed(PykueError):
 
 class JobTimeout(PykueError, TimeoutError):
     """Raised by ``job.wait()`` when the timeout passes before the job finishes."""
+
+
+class NotReplicated(PykueError):
+    """Raised by a durable save (``Queue(replicas=N)``) when fewer than N replicas
+    confirmed the write in time. The job is on the master but a failover now could lose
+    it; calling ``save()`` again is safe (the same job comes back) and waits again."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for an error message, at most ``limit`` characters: a refused value
+    may be megabytes long, and an int of over 4,300 digits cannot be printed at all
+    (Python raises ValueError), so such an int is shown by its size."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        sign = "a negative" if value < 0 else "an"
+        return f"{sign} int of about {round(value.bit_length() * 0.30103)} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # Negative integers returned by the Lua scripts. Scripts return {code, ...}.

@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from .aio import TRANSIENT, Backoff, cancel_all
+from .aio import TRANSIENT, Backoff, Outage, cancel_all
+from .connection import Client, close_client, finish_closing, streams_of
 from .errors import JobFailed, JobNotFound
 from .job import Callback, Job, loads
 
@@ -110,13 +110,13 @@ class EventReader:
 
     def __init__(
         self,
-        client_factory: Callable[[], Redis],
+        client_factory: Callable[[], Client],
         keys: Keys,
         queue_listeners: dict[str, list[Callback]],
     ) -> None:
         self._client_factory = client_factory
         self._stream = keys.events
-        self._client: Redis | None = None
+        self._client: Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._position: str | None = None  # last id read (or to read after)
@@ -169,6 +169,7 @@ class EventReader:
 
     async def _run(self) -> None:
         backoff = Backoff()
+        outage = Outage("the event reader")
         while True:
             try:
                 if self._client is None:
@@ -183,7 +184,12 @@ class EventReader:
                     {self._stream: self._position}, count=1000, block=BLOCK_MS
                 )
                 backoff.reset()
-            except (*TRANSIENT, RedisError) as exc:  # READONLY etc. must not end delivery either
+                outage.ok()
+            except TRANSIENT as exc:
+                outage.failed(exc)
+                await backoff.sleep()
+                continue
+            except RedisError as exc:  # READONLY etc. must not end delivery either
                 log.warning(
                     "pykue: event stream read failed (%s); retrying in %.2fs", exc, backoff.current
                 )
@@ -234,8 +240,10 @@ class EventReader:
             watch.replayed.set()
 
     async def close(self) -> None:
+        streams = streams_of(self._client) if self._client is not None else []
         await cancel_all([t for t in (self._task, *self._replays) if t is not None])
         self._task = None
         if self._client is not None:
-            await self._client.aclose()
+            await close_client(self._client)
             self._client = None
+        await finish_closing(streams)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .errors import InvalidJob
+from .errors import InvalidJob, shown
 from .keys import check_name
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def parse_state(value: object) -> JobState:
         return JobState(value)
     except ValueError:
         names = ", ".join(s.value for s in JobState)
-        raise InvalidJob(f"unknown state {value!r}; use one of {names}") from None
+        raise InvalidJob(f"unknown state {shown(value)}; use one of {names}") from None
 
 
 def parse_priority(value: object) -> int:
@@ -55,11 +55,11 @@ def parse_priority(value: object) -> int:
     if isinstance(value, str):
         if value in PRIORITIES:
             return PRIORITIES[value]
-        raise InvalidJob(f"unknown priority {value!r}; use {', '.join(PRIORITIES)} or an int")
+        raise InvalidJob(f"unknown priority {shown(value)}; use {', '.join(PRIORITIES)} or an int")
     if isinstance(value, int) and not isinstance(value, bool):
         if -PRIORITY_LIMIT < value < PRIORITY_LIMIT:
             return value
-        raise InvalidJob(f"priority {value} is out of range (±{PRIORITY_LIMIT})")
+        raise InvalidJob(f"priority {shown(value)} is out of range (±{PRIORITY_LIMIT})")
     raise InvalidJob(f"priority must be a name or an int, got {type(value).__name__}")
 
 
@@ -68,6 +68,7 @@ NO_LISTENERS: dict[str, list[Callback]] = {}
 NOTHING_DELIVERED: dict[int, tuple[int, int]] = {}
 
 MAX_SECONDS = 10 * 365 * 86400  # the longest delay, TTL or backoff pykue accepts
+MAX_KEEP = 2**53  # remove_on_complete counts: no more jobs than ids can exist
 
 
 def _seconds(name: str, value: object, *, allow_zero: bool) -> float:
@@ -79,9 +80,9 @@ def _seconds(name: str, value: object, *, allow_zero: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidJob(f"{name} must be a number of seconds, got {type(value).__name__}")
     if value != value or value < 0 or (value == 0 and not allow_zero):
-        raise InvalidJob(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+        raise InvalidJob(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {shown(value)}")
     if value > MAX_SECONDS:  # also infinity and ints too big for a float
-        raise InvalidJob(f"{name} of {value} s is more than ten years")
+        raise InvalidJob(f"{name} of {shown(value)} s is more than ten years")
     seconds = round(float(value), 3)
     if seconds == 0 and not allow_zero:
         raise InvalidJob(f"{name} must be at least 0.001 s, got {value}")
@@ -98,10 +99,10 @@ def parse_backoff(value: object) -> dict[str, Any] | None:
         raise InvalidJob("backoff must be a dict like {'type': 'exponential', 'delay': 1.0}")
     unknown = set(value) - {"type", "delay"}
     if unknown:
-        raise InvalidJob(f"backoff has unknown keys {sorted(unknown)}")
+        raise InvalidJob(f"backoff has unknown keys {shown(sorted(map(str, unknown)))}")
     kind = value.get("type", "fixed")
     if kind not in ("fixed", "exponential"):
-        raise InvalidJob(f"backoff type must be 'fixed' or 'exponential', got {kind!r}")
+        raise InvalidJob(f"backoff type must be 'fixed' or 'exponential', got {shown(kind)}")
     return {
         "type": kind,
         "delay": _seconds("backoff delay", value.get("delay", 0), allow_zero=True),
@@ -125,8 +126,10 @@ def encode_remove_policy(value: object) -> str:
     if value is True:
         return "all"
     if isinstance(value, int):
-        if value < 0:
-            raise InvalidJob(f"remove_on_complete count must be >= 0, got {value}")
+        if not 0 <= value < MAX_KEEP:
+            raise InvalidJob(
+                f"remove_on_complete count must be 0 to {MAX_KEEP - 1}, got {shown(value)}"
+            )
         return f"count:{value}"
     if isinstance(value, timedelta):
         return f"age:{int(_seconds('remove_on_complete age', value, allow_zero=False) * 1000)}"
@@ -210,9 +213,9 @@ class Job:
         self.data: dict[str, Any] = dict(data)
         self.priority = parse_priority(priority)
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise InvalidJob(f"attempts must be an int >= 1, got {attempts!r}")
+            raise InvalidJob(f"attempts must be an int >= 1, got {shown(attempts)}")
         if attempts > 10_000:
-            raise InvalidJob(f"attempts of {attempts} is more than 10000")
+            raise InvalidJob(f"attempts of {shown(attempts)} is more than 10000")
         self.attempts = attempts
         self.backoff = parse_backoff(backoff)
         self.delay = _seconds("delay", delay, allow_zero=True)
@@ -336,7 +339,9 @@ class Job:
         Events are delivered in order, from the moment the job was saved.
         """
         if event not in JOB_EVENTS:
-            raise InvalidJob(f"unknown job event {event!r}; use one of {', '.join(JOB_EVENTS)}")
+            raise InvalidJob(
+                f"unknown job event {shown(event)}; use one of {', '.join(JOB_EVENTS)}"
+            )
         if not callable(callback):
             raise InvalidJob("callback must be callable")
         if self.listeners is NO_LISTENERS:

@@ -16,12 +16,27 @@ from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 import orjson
-from redis.asyncio import Redis
 
 from .aio import cancel_all, raise_if_cancel_lost
-from .config import Settings
-from .connection import check_server, create_client, resolve_url
-from .errors import InvalidJob, JobFailed, JobNotFound, JobTimeout, raise_for_code
+from .config import Settings, redact_url
+from .connection import (
+    Client,
+    check_server,
+    close_client,
+    create_client,
+    refusal,
+    resolve_url,
+)
+from .errors import (
+    ConnectionFailed,
+    InvalidJob,
+    JobFailed,
+    JobNotFound,
+    JobTimeout,
+    NotReplicated,
+    raise_for_code,
+    shown,
+)
 from .events import QUEUE_EVENTS, EventReader, Watch, id_before
 from .job import (
     Callback,
@@ -44,6 +59,7 @@ H = TypeVar("H", bound=Handler)
 SAVE_TOKEN_TTL = 24 * 3600  # a retried save within a day returns the first save's job
 BULK_CHUNK = 500  # jobs per enqueue script call: each call holds Redis for a few ms at most
 PAGE_LIMIT = 1000
+MAX_INDEX = 2**53  # job ids and list positions stay below it (exact in a double, and in Redis)
 
 
 class Queue:
@@ -52,6 +68,10 @@ class Queue:
     ``lease``: seconds a worker's claim holds without renewal (renewed every lease/3).
     ``max_stalls``: lease expiries a job survives before it fails as stalled.
     ``max_payload``: the largest encoded job data accepted, in bytes.
+    ``replicas``: durable saves: ``save()`` and ``add_bulk()`` return only once this many
+    replicas have the jobs (Redis ``WAIT``), else raise NotReplicated after
+    ``replica_timeout`` s. 0 (the default) trusts the master alone: asynchronous
+    replication can then lose the last saves if the master fails.
     """
 
     def __init__(
@@ -63,6 +83,8 @@ class Queue:
         max_stalls: int = 1,
         max_payload: int = 1 << 20,
         events_maxlen: int = 10_000,
+        replicas: int = 0,
+        replica_timeout: float = 1.0,
     ) -> None:
         self.settings = Settings.from_env(url=url, prefix=prefix)
         self.keys = Keys(self.settings.prefix)
@@ -71,14 +93,31 @@ class Queue:
             or not isinstance(lease, int | float)
             or not 0.1 <= lease <= 86400
         ):
-            raise InvalidJob(f"lease must be 0.1 to 86400 seconds, got {lease!r}")
+            raise InvalidJob(f"lease must be 0.1 to 86400 seconds, got {shown(lease)}")
         for name, value, low in (
             ("max_stalls", max_stalls, 0),
             ("max_payload", max_payload, 1),
             ("events_maxlen", events_maxlen, 100),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InvalidJob(f"{name} must be an int >= {low}, got {value!r}")
+            # every script passes events_maxlen to XADD, which refuses one past a signed
+            # 64-bit int: after the script's writes, so a job would be left half saved
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not low <= value < MAX_INDEX
+            ):
+                raise InvalidJob(f"{name} must be an int from {low} to 2**53, got {shown(value)}")
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or not 0 <= replicas <= 100:
+            raise InvalidJob(f"replicas must be an int from 0 to 100, got {shown(replicas)}")
+        if (
+            isinstance(replica_timeout, bool)
+            or not isinstance(replica_timeout, int | float)
+            or not 0.001 <= replica_timeout <= 60
+        ):
+            raise InvalidJob(
+                f"replica_timeout must be 0.001 to 60 seconds, got {shown(replica_timeout)}"
+            )
+        self.replicas, self.replica_timeout = replicas, float(replica_timeout)
         self.lease = float(lease)
         self.max_stalls = max_stalls
         self.max_payload = max_payload
@@ -86,7 +125,7 @@ class Queue:
         self.test_mode = TestMode(self)
         self.handlers: dict[str, tuple[Handler, int]] = {}
         self._url: str | None = None
-        self._client: Redis | None = None
+        self._client: Client | None = None
         self._scripts: Scripts | None = None
         self._connect_lock = asyncio.Lock()
         self._reader: EventReader | None = None
@@ -105,7 +144,18 @@ class Queue:
                 if self._scripts is None:
                     self._url = await resolve_url(self.settings)
                     client = create_client(self._url)
-                    await check_server(client)
+                    try:
+                        await check_server(client)
+                    except BaseException as exc:  # e.g. too old a server: close what was opened
+                        await close_client(client)
+                        reason = refusal(exc)
+                        if reason is not None:
+                            # refused, not unreachable: retrying will not help, so say so
+                            where = redact_url(self._url)
+                            raise ConnectionFailed(
+                                f"Redis at {where} refused pykue: {reason}"
+                            ) from None
+                        raise
                     self._client = client
                     self._scripts = Scripts(client, self.keys, self.events_maxlen)
                     if self.listeners:
@@ -113,13 +163,13 @@ class Queue:
         return self._scripts
 
     @property
-    def client(self) -> Redis:
+    def client(self) -> Client:
         """The connected client (call ``await queue.connect()`` first)."""
         if self._client is None:
             raise RuntimeError("the queue is not connected yet: await queue.connect() first")
         return self._client
 
-    def new_client(self) -> Redis:
+    def new_client(self) -> Client:
         """A client with a pool of its own, for blocking reads."""
         if self._url is None:
             raise RuntimeError("the queue is not connected yet")
@@ -139,7 +189,7 @@ class Queue:
             await self._reader.close()
             self._reader = None
         if self._client is not None:
-            await self._client.aclose()
+            await close_client(self._client)
             self._client = None
             self._scripts = None
 
@@ -172,7 +222,7 @@ class Queue:
         if self._reader is not None:
             await self._reader.ready()  # queue-wide listeners see every job saved after on()
         # The Job's own token: a save the caller retries after a timeout finds the first.
-        reply = await self.call("enqueue", job.save_token, SAVE_TOKEN_TTL, orjson.dumps([args]))
+        reply = await self._enqueue(job.save_token, orjson.dumps([args]), 1)
         await self._saved(job, reply)
 
     async def add_bulk(self, jobs: list[Job]) -> list[Job]:
@@ -182,11 +232,17 @@ class Queue:
         ids follow the list's order; the reply to one is applied while the next runs.
         If it raises, the jobs that have an id were saved; a chunk on the wire at the
         time may have been saved too (its jobs show up in the queue, not in the list)."""
+        return await self._save_encoded(jobs, self._encode_bulk(jobs))
+
+    def _encode_bulk(self, jobs: list[Job]) -> list[list[str | int]]:
+        """``jobs`` checked and encoded for add_bulk: nothing is sent if this raises."""
         if not isinstance(jobs, list) or not all(isinstance(job, Job) for job in jobs):
             raise InvalidJob("add_bulk takes a list of Job objects from queue.create()")
         if len({id(job) for job in jobs}) != len(jobs):
             raise InvalidJob("add_bulk got the same Job twice")
-        encoded = [self._enqueue_args(job) for job in jobs]
+        return [self._enqueue_args(job) for job in jobs]
+
+    async def _save_encoded(self, jobs: list[Job], encoded: list[list[str | int]]) -> list[Job]:
         if self.test_mode.active:
             for job in jobs:
                 await self.test_mode.capture(job)
@@ -198,8 +254,8 @@ class Queue:
         async def send(start: int) -> Any:
             tokens = "".join(job.save_token for job in jobs[start : start + BULK_CHUNK])
             token = hashlib.blake2b(tokens.encode(), digest_size=16)
-            chunk = orjson.dumps(encoded[start : start + BULK_CHUNK])
-            return await self.call("enqueue", token.hexdigest(), SAVE_TOKEN_TTL, chunk)
+            chunk = encoded[start : start + BULK_CHUNK]
+            return await self._enqueue(token.hexdigest(), orjson.dumps(chunk), len(chunk))
 
         start = 0
         in_flight = asyncio.ensure_future(send(0)) if jobs else None
@@ -215,6 +271,21 @@ class Queue:
             if in_flight is not None:
                 await cancel_all([in_flight])
         return jobs
+
+    async def _enqueue(self, token: str, chunk: bytes, count: int) -> Any:
+        """enqueue.lua's reply for ``chunk``; with ``replicas``, once they have it too."""
+        if not self.replicas:
+            return await self.call("enqueue", token, SAVE_TOKEN_TTL, chunk)
+        scripts = await self._ensure()
+        wait = ("WAIT", self.replicas, int(self.replica_timeout * 1000))
+        reply, acked = await scripts.call_many([("enqueue", (token, SAVE_TOKEN_TTL, chunk))], wait)
+        if int(acked) < self.replicas:
+            what = f"job {int(reply[0])}" if count == 1 else f"{count} jobs from id {int(reply[0])}"
+            raise NotReplicated(
+                f"{what} saved on the master, but {acked} of {self.replicas} replicas "
+                f"confirmed within {self.replica_timeout} s; saving again is safe and waits again"
+            )
+        return reply
 
     def _enqueue_args(self, job: Job) -> list[str | int]:
         """One job's entry in enqueue.lua's list, validated: nothing is sent if this raises."""
@@ -306,10 +377,11 @@ class Queue:
         entered the state. ``stop`` is inclusive; a page holds at most 1,000 jobs.
         """
         if order not in ("asc", "desc"):
-            raise InvalidJob(f"order must be 'asc' or 'desc', got {order!r}")
+            raise InvalidJob(f"order must be 'asc' or 'desc', got {shown(order)}")
         for name, value in (("start", start), ("stop", stop)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidJob(f"{name} must be an int >= 0, got {value!r}")
+            # ZRANGE refuses an index past a signed 64-bit int
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_INDEX:
+                raise InvalidJob(f"{name} must be an int from 0 to 2**53, got {shown(value)}")
         if stop < start or stop - start >= PAGE_LIMIT:
             raise InvalidJob(f"range {start}..{stop} must be ascending and hold <= {PAGE_LIMIT}")
         states = STATES if state is None else (parse_state(state).value,)
@@ -422,8 +494,8 @@ class Queue:
 
     @staticmethod
     def _check_id(job_id: object) -> int:
-        if isinstance(job_id, bool) or not isinstance(job_id, int) or not 0 < job_id < 2**53:
-            raise JobNotFound(f"job id must be a positive int, got {job_id!r}")
+        if isinstance(job_id, bool) or not isinstance(job_id, int) or not 0 < job_id < MAX_INDEX:
+            raise JobNotFound(f"job id must be a positive int, got {shown(job_id)}")
         return job_id
 
     # -- events ---------------------------------------------------------------------------
@@ -440,7 +512,9 @@ class Queue:
         ``pause``/``resume`` (type). Delivery starts once the queue is connected; jobs
         saved after that are all seen."""
         if event not in QUEUE_EVENTS:
-            raise InvalidJob(f"unknown queue event {event!r}; use one of {', '.join(QUEUE_EVENTS)}")
+            raise InvalidJob(
+                f"unknown queue event {shown(event)}; use one of {', '.join(QUEUE_EVENTS)}"
+            )
         if not callable(callback):
             raise InvalidJob("callback must be callable")
         self.listeners.setdefault(event, []).append(callback)
@@ -501,7 +575,7 @@ class Queue:
         processes; async handlers run on the loop, plain ``def`` handlers in threads."""
         check_name("job type", job_type)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise InvalidJob(f"concurrency must be an int >= 1, got {concurrency!r}")
+            raise InvalidJob(f"concurrency must be an int >= 1, got {shown(concurrency)}")
 
         def register(fn: H) -> H:
             if not callable(fn):
@@ -547,9 +621,9 @@ class Queue:
     async def report_progress(self, job: Job, completed: float, total: float, data: Any) -> None:
         for name, value in (("completed", completed), ("total", total)):
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InvalidJob(f"progress {name} must be a number, got {value!r}")
+                raise InvalidJob(f"progress {name} must be a number, got {shown(value)}")
             if not -1e15 < value < 1e15:  # also NaN and infinities
-                raise InvalidJob(f"progress {name} must be a finite number, got {value!r}")
+                raise InvalidJob(f"progress {name} must be a finite number, got {shown(value)}")
         if total <= 0:
             raise InvalidJob(f"progress total must be > 0, got {total}")
         percent = max(0, min(100, int(completed * 100 / total)))

@@ -25,9 +25,10 @@ import orjson
 from redis.exceptions import RedisError
 
 from . import completions
-from .aio import TRANSIENT, Backoff, cancel_all, within_lease
+from .aio import TRANSIENT, Backoff, Outage, cancel_all, within_lease
 from .completions import Completions
-from .errors import JobNotFound, LeaseLost, raise_for_code
+from .connection import close_client, finish_closing, streams_of
+from .errors import LeaseLost
 from .job import Job, backoff_delay, dumps, encode_remove_policy
 from .runner import Handler, TTLExceeded, is_async, run_handler
 
@@ -64,6 +65,8 @@ class Worker:
         self.drain_timeout = 10.0
         self.completions = Completions(self.call, queue.lease)
         self.waiting: set[str] = set()  # types whose claim loop waits for work or for Redis
+        self.outage = Outage(f"worker {self.id}")
+        self.failure: BaseException | None = None  # what ended a loop unexpectedly
         # one thread per slot of the plain-def handlers, so none waits for a thread
         slots = sum(c for handler, c in handlers.values() if not is_async(handler))
         self.threads = ThreadPoolExecutor(max(1, slots), thread_name_prefix="pykue-job")
@@ -75,15 +78,32 @@ class Worker:
         try:
             self.loops = [asyncio.create_task(self.claim_loop(t)) for t in self.handlers]
             self.loops.append(asyncio.create_task(self.maintenance_loop()))
+            for loop_task in self.loops:
+                loop_task.add_done_callback(self.loop_ended)
             log.info("pykue: worker %s processing %s", self.id, ", ".join(self.handlers))
             await self.stopping.wait()
             await self.drain(self.drain_timeout)
+            if self.failure is not None:
+                raise self.failure
         finally:
+            streams = streams_of(self.blocker, self.queue.client)
             await cancel_all(self.loops)
             await self.completions.close(timeout=0)
-            await self.blocker.aclose()
+            await close_client(self.blocker)
+            await finish_closing(streams)
             self.threads.shutdown(wait=False)  # a thread past its TTL cannot be waited for
             self.stopped.set()
+
+    def loop_ended(self, task: asyncio.Task[None]) -> None:
+        """A loop that dies of an unexpected error stops the worker, loudly: carrying on
+        would leave its job type unserved without a word."""
+        if task.cancelled() or task.exception() is None or self.failure is not None:
+            return
+        self.failure = task.exception()
+        log.critical(
+            "pykue: worker %s stops on an unexpected error", self.id, exc_info=self.failure
+        )
+        self.request_stop()
 
     def request_stop(self) -> None:
         self.stopping.set()  # idle claim loops wake up; a claim in flight is never cut
@@ -96,20 +116,38 @@ class Worker:
         await self.stopped.wait()
 
     async def drain(self, timeout: float) -> None:
-        """Let running jobs finish for ``timeout`` s; hand the rest back to the queue."""
+        """Let running jobs finish for ``timeout`` s; hand the rest back to the queue.
+
+        Bounded even when Redis does not answer (a frozen server holds a call until the
+        socket times out): what cannot be handed back in time stays leased to this
+        worker, and the sweep re-queues it when the lease expires."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        await asyncio.wait(self.loops[:-1])  # claim loops end on their own once stopping
+
+        def left(least: float = 0.0) -> float:
+            return max(least, deadline - loop.time())
+
+        # claim loops end on their own once stopping, unless a claim waits on Redis;
+        # run() cancels those (jobs a cut claim took come back when their lease expires)
+        await asyncio.wait(self.loops[:-1], timeout=timeout)
         pending = {r.task for r in self.running.values()}
         if pending:
-            await asyncio.wait(pending, timeout=timeout)
+            await asyncio.wait(pending, timeout=left())
         unfinished = list(self.running.values())
         for entry in unfinished:
             entry.lost = True
         await cancel_all([entry.task for entry in unfinished])
-        for entry in unfinished:
-            await self.ack(entry.job, "release")
-        await self.completions.close(timeout=max(1.0, deadline - loop.time()))
+        releases = [asyncio.ensure_future(self.ack(e.job, "release")) for e in unfinished]
+        if releases:
+            _, late = await asyncio.wait(releases, timeout=left(1.0))
+            await cancel_all(late)
+            if late:
+                log.error(
+                    "pykue: %d running jobs not handed back; they run again when their "
+                    "leases expire",
+                    len(late),
+                )
+        await self.completions.close(timeout=left(1.0))
 
     # -- claiming ------------------------------------------------------------------------
 
@@ -136,6 +174,7 @@ class Worker:
                 for job_id, flat in reply[3:]:
                     self.start(int(job_id), flat)
                 backoff.reset()
+                self.outage.ok()
                 if len(reply) > 3 or self.stopping.is_set():
                     continue
                 if 0 <= next_run <= now:
@@ -148,7 +187,7 @@ class Worker:
                 )
                 await self.idle(job_type, self.blocker.blpop([wake_key], timeout=max(wait, 0.01)))
             except TRANSIENT as exc:
-                log.warning("pykue: worker cannot reach Redis (%s); retrying", exc)
+                self.outage.failed(exc)
                 await self.idle(job_type, backoff.sleep())
             except RedisError as exc:  # READONLY after a failover, OOM, BUSY...: wait it out
                 log.error("pykue: claiming %s failed (%s); retrying", job_type, exc)
@@ -260,12 +299,8 @@ class Worker:
             self.queue.lease,
             f"{what} of job {job.id}",
         )
-        if reply is None:
-            return
-        try:
-            raise_for_code(int(reply[0]), job.id)
-        except (LeaseLost, JobNotFound) as exc:
-            log.warning("pykue: %s of job %s refused: %s", what, job.id, exc)
+        if reply is not None:
+            completions.report(what, job, reply[0])
 
     # -- leases, promotions, stalled jobs ------------------------------------------------------
 
@@ -280,9 +315,10 @@ class Worker:
                     "recover_stalled", self.queue.max_stalls, 1000, stalled_record(self.id)
                 )
                 backoff.reset()
+                self.outage.ok()
                 await asyncio.sleep(period)
             except TRANSIENT as exc:
-                log.warning("pykue: maintenance cannot reach Redis (%s); retrying", exc)
+                self.outage.failed(exc)
                 await backoff.sleep()
             except RedisError as exc:
                 log.error("pykue: maintenance failed (%s); retrying", exc)

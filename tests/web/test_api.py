@@ -219,7 +219,11 @@ async def test_write_routes_need_the_token(
     guarded: httpx2.AsyncClient, queue: Queue, raw: redis.Redis, prefix: str
 ) -> None:
     await queue.connect()
-    assert (await guarded.get("/config")).json() == {"tokenRequired": True, "prefix": prefix}
+    assert (await guarded.get("/config")).json() == {
+        "tokenRequired": True,
+        "prefix": prefix,
+        "overview": None,
+    }
     refused = await guarded.post("/job", json={"type": "x"})
     assert refused.status_code == 401
     assert "token" in refused.json()["error"]

@@ -7,6 +7,7 @@ retried with a click, and a screenshot is kept in tests/artifacts/ (git-ignored)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,8 +17,8 @@ import uvicorn
 from playwright.async_api import Page, async_playwright, expect
 
 from pykue import JobState, Queue
-from pykue.web import create_app
-from tests.helpers import ROOT
+from pykue.web import create_app, create_overview_app
+from tests.helpers import ROOT, delete_prefix
 from tests.test_worker import running
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,17 +27,23 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 ARTIFACTS.mkdir(exist_ok=True)
 
 
-@pytest.fixture
-async def dashboard(queue: Queue) -> AsyncIterator[str]:
-    await queue.connect()
+@contextlib.asynccontextmanager
+async def served(app: Any) -> AsyncIterator[str]:
     listener = socket.create_server(("127.0.0.1", 0))  # accepts into its backlog at once
-    server = uvicorn.Server(uvicorn.Config(create_app(queue), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
     finally:
         server.should_exit = True
         await serving
+
+
+@pytest.fixture
+async def dashboard(queue: Queue) -> AsyncIterator[str]:
+    await queue.connect()
+    async with served(create_app(queue)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -134,3 +141,34 @@ async def test_a_job_opens_from_the_keyboard(queue: Queue, dashboard: str, page:
     await expect(panel).to_contain_text("keyboard")
     await page.keyboard.press("Escape")
     await expect(row).to_be_focused()  # focus goes back where it was
+
+
+async def test_the_overview_lists_queues_and_opens_each(
+    queue: Queue, redis_url: str, raw: Any, page: Page
+) -> None:
+    other = Queue(url=redis_url, prefix=f"{queue.keys.prefix}.other")
+    try:
+        await queue.create("render", {}).save()
+        await other.add_bulk([other.create("mail", {}) for _ in range(2)])
+        await other.create("mail", {}, delay=600).save()
+        async with served(create_overview_app([queue, other])) as url:
+            await page.goto(url)
+            row = page.locator(f'tr[data-prefix="{other.keys.prefix}"]')
+            await expect(row.locator('[data-count="inactive"]')).to_have_text("2")
+            await expect(row.locator('[data-count="delayed"]')).to_have_text("1")
+            total = page.locator("#queues-total")
+            await expect(total.locator('[data-count="inactive"]')).to_have_text("3")
+            await expect(total).to_contain_text("all queues")
+            # a job saved now shows at the next refresh
+            await queue.create("render", {}).save()
+            await expect(total.locator('[data-count="inactive"]')).to_have_text("4")
+            await page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+            await row.get_by_role("link").click()  # that queue's own dashboard
+            await expect(page.locator("#queue-prefix")).to_have_text(other.keys.prefix)
+            await expect(page.locator('[data-count="inactive"]')).to_have_text("2")
+            await page.get_by_role("link", name="All queues").click()
+            await expect(page.locator("#queues-total")).to_contain_text("all queues")
+    finally:
+        await other.close()
+        delete_prefix(raw, other.keys.prefix)

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from ..config import Settings, redact_url
 from ..errors import PykueError
 from ..queue import Queue
+from ..sharded import ShardedQueue
 
 PROG = "pykue"
 T = TypeVar("T")
@@ -73,6 +74,24 @@ def make_queue(options: Options) -> Queue:
         return Queue(url=options.url, prefix=options.prefix)
     except PykueError as exc:  # e.g. a malformed REDIS_URL in the environment
         raise CliError(str(exc)) from None
+
+
+def many_queues(
+    options: Options, prefixes: list[str] | None, shards: int | None
+) -> list[Queue] | None:
+    """The queues ``--queues A,B`` or ``--shards K`` name (K: the shards PREFIX.0 ...
+    PREFIX.K-1 of a ShardedQueue named by the global prefix), or None for neither."""
+    if prefixes is not None and shards is not None:
+        raise click.UsageError("give --queues or --shards, not both")
+    try:
+        if shards is not None:
+            prefix = options.settings().prefix
+            return ShardedQueue(options.url, prefix=prefix, shards=shards).shards
+        if prefixes is not None:
+            return [Queue(url=options.url, prefix=prefix) for prefix in prefixes]
+    except PykueError as exc:  # e.g. a prefix too long for the shard names
+        raise CliError(str(exc)) from None
+    return None
 
 
 @asynccontextmanager

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+from typing import Any
 
 import click
 
 from ..queue import Queue
-from .base import PROG, Options, StopSignals, opened, run, say
-from .serve import AppFactory, Dashboard, bind, load_create_app, url_of
+from ..sharded import MAX_SHARDS
+from . import params
+from .base import PROG, Options, StopSignals, many_queues, opened, run, say
+from .serve import Dashboard, bind, load_create_app, url_of
 
 
 async def serve(
-    queue: Queue,
-    create_app: AppFactory,
-    sock: socket.socket,
-    token: str | None,
-    access_log: bool,
+    queues: list[Queue], app: Any, sock: socket.socket, what: str, access_log: bool
 ) -> None:
-    async with opened(queue):
-        web = Dashboard(queue, create_app, token, access_log)
+    async with contextlib.AsyncExitStack() as stack:
+        for queue in queues:
+            await stack.enter_async_context(opened(queue))
+        web = Dashboard(app, access_log)
         with StopSignals(web.stop, "forced stop"):
-            say(f"pykue dashboard on {url_of(sock)} (queue '{queue.keys.prefix}'); Ctrl-C to stop")
+            say(f"pykue dashboard on {url_of(sock)} ({what}); Ctrl-C to stop")
             await web.serve(sock)
 
 
@@ -53,23 +55,51 @@ def is_loopback(host: str) -> bool:
     help="Require 'Authorization: Bearer TOKEN' for every change (POST/PUT/DELETE).",
 )
 @click.option("--access-log", is_flag=True, help="Log every request.")
+@click.option(
+    "--queues",
+    "prefixes",
+    metavar="A,B,...",
+    callback=params.prefixes,
+    help="Serve an overview of these queues (not --prefix's), each one's own under q/PREFIX/.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1, MAX_SHARDS),
+    help="Serve an overview of the K queues PREFIX.0 ... PREFIX.K-1 of a ShardedQueue.",
+)
 @click.pass_obj
-def dashboard(options: Options, host: str, port: int, token: str | None, access_log: bool) -> None:
-    """Serve the dashboard and the JSON API (Kue's routes) for the queue.
+def dashboard(
+    options: Options,
+    host: str,
+    port: int,
+    token: str | None,
+    access_log: bool,
+    prefixes: list[str] | None,
+    shards: int | None,
+) -> None:
+    """Serve the dashboard and the JSON API (Kue's routes) for the queue, or an
+    overview of several queues (--queues, --shards) that asks each queue on its own
+    and adds the counts up.
 
     Prints the URL on stdout once it is listening.
     """
-    create_app = load_create_app()
     token = token or None
+    queues = many_queues(options, prefixes, shards)
+    if queues is None:
+        queue = options.queue()
+        queues, what = [queue], f"queue '{queue.keys.prefix}'"
+        app = load_create_app()(queue, token=token)
+    else:
+        what = f"{len(queues)} queues"
+        app = load_create_app("create_overview_app")(queues, token=token)
     if token is None and not is_loopback(host):
         say(
             f"{PROG}: warning: the dashboard on {host} has no --token: anyone who can reach "
             "it can change jobs",
             err=True,
         )
-    queue = options.queue()
     sock = bind(host, port)
     try:
-        run(serve(queue, create_app, sock, token, access_log))
+        run(serve(queues, app, sock, what, access_log))
     finally:
         sock.close()

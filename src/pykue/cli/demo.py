@@ -79,7 +79,7 @@ async def run_demo(
     stop = asyncio.Event()
     async with opened(queue):
         url = url_of(sock) if sock is not None else None
-        web = Dashboard(queue, create_app, None) if create_app is not None else None
+        web = Dashboard(create_app(queue)) if create_app is not None else None
         served = asyncio.ensure_future(web.serve(sock)) if web and sock else None
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, stop.set)

@@ -8,7 +8,7 @@ import click
 
 from ..errors import InvalidState
 from ..job import Job
-from ..queue import PAGE_LIMIT, Queue
+from ..queue import MAX_INDEX, PAGE_LIMIT, Queue
 from . import params
 from .base import CliError, Options, opened, run, say
 from .render import job_details, jobs_table, print_json
@@ -48,6 +48,9 @@ def list_jobs(
     """List jobs by index range (at most 1,000 at a time), oldest first unless --order desc."""
     if stop is None:
         stop = start + 99
+    for hint, value in (("--start", start), ("--stop", stop)):
+        if value >= MAX_INDEX:  # Redis refuses an index past 2**63; ids stay below 2**53
+            raise click.BadParameter(f"an index is below 2**53, got {value}", param_hint=hint)
     if stop < start:
         raise click.BadParameter(f"--stop {stop} is before --start {start}", param_hint="--stop")
     if stop - start >= PAGE_LIMIT:

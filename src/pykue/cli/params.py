@@ -7,25 +7,37 @@ raises ``click.BadParameter``, which ``main()`` turns into one line and exit 2.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import click
 import orjson
 
-from ..errors import InvalidJob
+from ..errors import InvalidJob, shown
 from ..job import PRIORITIES, parse_backoff, parse_priority
 from ..keys import STATES, check_name
+from ..sharded import MAX_SHARDS as MAX_QUEUES
 
 PRIORITY_METAVAR = "[" + "|".join(PRIORITIES) + "|INT]"
 STATE = click.Choice(STATES)
+# Numbers are read in ASCII only: int() and float() also take the digits of other
+# scripts (Arabic-Indic, fullwidth...) and underscores, and "1_0" would be job 10.
+INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _float(text: str) -> float:
+    """``float(text)`` for ASCII text without underscores; ValueError otherwise."""
+    if not text.isascii() or "_" in text:
+        raise ValueError(f"{shown(text)} is not a number")
+    return float(text)
 
 
 def priority(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
     """A Kue priority name (low, normal, medium, high, critical) or an int."""
     text = "normal" if value is None else value.strip()
     try:
-        number: int | str = int(text)
-    except ValueError:
+        number: int | str = int(text) if INTEGER.fullmatch(text) else text
+    except ValueError:  # over 4,300 digits: refused as an unknown name
         number = text
     try:
         return parse_priority(number)
@@ -39,21 +51,21 @@ def backoff(ctx: click.Context, param: click.Parameter, value: str | None) -> di
         return None
     kind, _, delay = value.partition(":")
     try:
-        parsed = parse_backoff({"type": kind, "delay": float(delay) if delay else 0.0})
-    except ValueError as exc:  # float() and InvalidJob
+        parsed = parse_backoff({"type": kind, "delay": _float(delay) if delay else 0.0})
+    except ValueError as exc:  # a bad number, and InvalidJob
         raise click.BadParameter(
-            f"{value!r}: {exc}; use fixed:SECONDS or exponential:SECONDS", ctx, param
+            f"{shown(value)}: {exc}; use fixed:SECONDS or exponential:SECONDS", ctx, param
         ) from None
     return parsed
 
 
 def _seconds(ctx: click.Context, param: click.Parameter, value: str | None, low: str) -> float:
     try:
-        seconds = float(str(value))
+        seconds = _float(str(value))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number of seconds", ctx, param) from None
+        raise click.BadParameter(f"{shown(value)} is not a number of seconds", ctx, param) from None
     if not math.isfinite(seconds) or seconds < 0 or (low == "> 0" and seconds == 0):
-        raise click.BadParameter(f"{value!r} must be a finite number {low}", ctx, param)
+        raise click.BadParameter(f"{shown(value)} must be a finite number {low}", ctx, param)
     return seconds
 
 
@@ -77,16 +89,29 @@ def name(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
         raise click.BadParameter(str(exc), ctx, param) from None
 
 
+def prefixes(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """Queue prefixes separated by commas, each named once."""
+    if value is None:
+        return None
+    try:
+        names = [check_name("queue prefix", part.strip()) for part in value.split(",")]
+    except InvalidJob as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise click.BadParameter(f"each queue once, please: {shown(twice)} given twice", ctx, param)
+    if len(names) > MAX_QUEUES:
+        raise click.BadParameter(f"at most {MAX_QUEUES} queues, got {len(names)}", ctx, param)
+    return names
+
+
 def job_id(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     """A job id: a positive integer."""
     if value is None:
         return None
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
+    number = int(value) if value.isascii() and value.isdigit() and len(value) < 20 else 0
     if not 0 < number < 2**53:
-        raise click.BadParameter(f"a job id is a positive integer, got {value!r}", ctx, param)
+        raise click.BadParameter(f"a job id is a positive integer, got {shown(value)}", ctx, param)
     return number
 
 
@@ -97,7 +122,7 @@ def json_object(ctx: click.Context, param: click.Parameter, value: str | None) -
     try:
         data = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        raise click.BadParameter(f"not valid JSON ({exc}): {value!r}", ctx, param) from None
+        raise click.BadParameter(f"not valid JSON ({exc}): {shown(value)}", ctx, param) from None
     if not isinstance(data, dict):
         example = '{"to": "a@b.c"}'
         raise click.BadParameter(

@@ -49,17 +49,19 @@ def compact(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def counts_table(title: str, rows: dict[str, dict[str, int]], paused: set[str]) -> None:
+def counts_table(
+    title: str, rows: dict[str, dict[str, int]], paused: set[str], first: str = "type"
+) -> None:
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title, title_justify="left")
-    table.add_column("type")
+    table.add_column(first)
     for state in STATES:
         table.add_column(state, justify="right")
     table.add_column("total", justify="right")
     for name, counts in rows.items():
-        label = Text(name, style="bold" if name == "all types" else "")
+        label = Text(name, style="bold" if name in ("all types", "all shards") else "")
         if name in paused:
             label.append(" (paused)", style="yellow")
         values = [str(counts[s]) for s in STATES]

@@ -12,12 +12,9 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .base import CliError
-
-if TYPE_CHECKING:
-    from ..queue import Queue
 
 AppFactory = Callable[..., Any]
 Message = MutableMapping[str, Any]
@@ -27,13 +24,14 @@ ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
 GRACE = 2  # seconds open connections (the dashboard's event stream) get at shutdown
 
 
-def load_create_app() -> AppFactory:
-    """``pykue.web.create_app``, or a one-line error if the web app cannot be imported."""
+def load_create_app(name: str = "create_app") -> AppFactory:
+    """``pykue.web.create_app`` (or another factory of ``pykue.web``), or a one-line
+    error if the web app cannot be imported."""
     try:
-        from ..web import create_app
+        from .. import web
     except ImportError as exc:
         raise CliError(f"the dashboard is not available: {exc}") from None
-    factory: AppFactory = create_app
+    factory: AppFactory = getattr(web, name)
     return factory
 
 
@@ -111,11 +109,9 @@ class EndStreamsOnExit:
 
 
 class Dashboard:
-    """The web app of ``queue`` on a uvicorn server that the command stops with ``stop()``."""
+    """A web app on a uvicorn server that the command stops with ``stop()``."""
 
-    def __init__(
-        self, queue: Queue, create_app: AppFactory, token: str | None, access_log: bool = False
-    ) -> None:
+    def __init__(self, app: ASGIApp, access_log: bool = False) -> None:
         import uvicorn
 
         class Server(uvicorn.Server):
@@ -124,9 +120,11 @@ class Dashboard:
                 yield  # the command handles signals
 
         self.closing = asyncio.Event()
-        app = EndStreamsOnExit(create_app(queue, token=token), self.closing)
         config = uvicorn.Config(
-            app, log_level="warning", access_log=access_log, timeout_graceful_shutdown=GRACE
+            EndStreamsOnExit(app, self.closing),
+            log_level="warning",
+            access_log=access_log,
+            timeout_graceful_shutdown=GRACE,
         )
         self.server = Server(config)
 

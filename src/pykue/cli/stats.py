@@ -1,13 +1,18 @@
-"""``pykue stats``: how many jobs sit in each state, overall and per type."""
+"""``pykue stats``: how many jobs sit in each state, overall and per type; with
+``--queues A,B`` or ``--shards K``, per queue over several queues, and their sum."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import click
 
+from ..keys import STATES
 from ..queue import Queue
-from .base import Options, opened, run
+from ..sharded import MAX_SHARDS
+from . import params
+from .base import Options, many_queues, opened, run
 from .render import counts_table, print_json
 
 
@@ -21,12 +26,45 @@ async def collect(queue: Queue) -> dict[str, Any]:
     return {"prefix": queue.keys.prefix, "all": overall, "types": per_type, "paused": paused}
 
 
+async def collect_many(queues: list[Queue]) -> dict[str, Any]:
+    """``{"queues": [collect() of each queue], "all": summed counts}``; each queue is
+    asked on its own (each sits in its own cluster slot), all at once."""
+    found = await asyncio.gather(*(collect(queue) for queue in queues))
+    total = {state: sum(each["all"][state] for each in found) for state in STATES}
+    return {"queues": found, "all": total}
+
+
 @click.command(short_help="Count jobs per state, overall and per type.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--queues",
+    "prefixes",
+    metavar="A,B,...",
+    callback=params.prefixes,
+    help="Count the queues with these prefixes, one row each, and their sum.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1, MAX_SHARDS),
+    help="Count the K queues PREFIX.0 ... PREFIX.K-1 of a ShardedQueue, and their sum.",
+)
 @click.pass_obj
-def stats(options: Options, as_json: bool) -> None:
+def stats(options: Options, as_json: bool, prefixes: list[str] | None, shards: int | None) -> None:
     """Count the jobs in each state (inactive, active, complete, failed, delayed),
-    overall and per job type."""
+    overall and per job type; or per queue over several queues."""
+    queues = many_queues(options, prefixes, shards)
+    if queues is not None:
+        found = run(collect_many(queues))
+        if as_json:
+            print_json(found)
+            return
+        rows = {each["prefix"]: each["all"] for each in found["queues"]}
+        title = "pykue queues"
+        if shards is not None:
+            title = f"pykue sharded queue '{options.settings().prefix}'"
+        # no "(paused)" marks: types are paused, not queues
+        counts_table(title, {**rows, "all queues": found["all"]}, set(), first="queue")
+        return
     found = run(collect(options.queue()))
     if as_json:
         print_json(found)

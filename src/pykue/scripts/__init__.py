@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from ..connection import Client
 from ..keys import Keys
 
 NAMES = (
@@ -48,7 +49,7 @@ def source(name: str) -> str:
 class Scripts:
     """The scripts of one queue, bound to its client and keys (no global cache)."""
 
-    def __init__(self, client: Redis, keys: Keys, events_maxlen: int) -> None:
+    def __init__(self, client: Client, keys: Keys, events_maxlen: int) -> None:
         self._client = client
         self._head: tuple[Arg, ...] = (keys.base, events_maxlen)
         self._keys = [keys.events]
@@ -68,25 +69,46 @@ class Scripts:
                 continue
         return await script(keys=self._keys, args=argv)
 
-    async def call_many(self, calls: Sequence[tuple[str, Sequence[Arg]]]) -> list[Any]:
-        """Run several scripts, in order, in one round trip; their replies.
+    async def call_many(
+        self, calls: Sequence[tuple[str, Sequence[Arg]]], then: tuple[Arg, ...] = ()
+    ) -> list[Any]:
+        """Run several scripts, in order, in one round trip; their replies (and the reply
+        of ``then``, a command sent after them on the same connection, e.g. WAIT).
 
         EVALSHA goes straight into the pipeline: redis-py's own script handling would ask
         SCRIPT EXISTS first, a round trip more per call. A script the server lost (after a
         restart) is loaded and the whole pipeline sent again; pykue's scripts are built
-        to be resent (fencing tokens, claim request ids)."""
+        to be resent (fencing tokens, claim request ids, save tokens)."""
         try:
-            return await self._evalsha_pipeline(calls)
+            return await self._evalsha_pipeline(calls, then)
         except NoScriptError:
             for name, _args in calls:
                 await self._client.script_load(self._scripts[name].script)
-            return await self._evalsha_pipeline(calls)
+            return await self._evalsha_pipeline(calls, then)
 
-    async def _evalsha_pipeline(self, calls: Sequence[tuple[str, Sequence[Arg]]]) -> list[Any]:
+    async def _evalsha_pipeline(
+        self, calls: Sequence[tuple[str, Sequence[Arg]]], then: tuple[Arg, ...]
+    ) -> list[Any]:
         async with self._client.pipeline(transaction=False) as pipe:
             for name, args in calls:
-                pipe.evalsha(
-                    self._scripts[name].sha, len(self._keys), *self._keys, *self._head, *args
+                # execute_command: a cluster pipeline refuses pipe.evalsha() outright,
+                # though it routes a raw EVALSHA by its key like any other command
+                pipe.execute_command(
+                    "EVALSHA",
+                    self._scripts[name].sha,
+                    len(self._keys),
+                    *self._keys,
+                    *self._head,
+                    *args,
                 )
+            if then:
+                # WAIT counts the writes of its own connection; a cluster pipeline runs
+                # the commands of one node on one connection, so name the scripts' node
+                where = (
+                    {"target_nodes": self._client.get_node_from_key(self._keys[0])}
+                    if isinstance(self._client, RedisCluster)
+                    else {}
+                )
+                pipe.execute_command(*then, **where)
             replies: list[Any] = await pipe.execute()
             return replies

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
 from .. import metrics, stats
-from ..errors import InvalidJob
+from ..errors import InvalidJob, shown
 from ..job import Job, JobState
 from ..keys import STATES, check_name
 from ..queue import PAGE_LIMIT, Queue
@@ -147,7 +147,7 @@ async def create_jobs(request: Request) -> Any:
     queue = queue_of(request)
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # json raises RecursionError for deep nesting
         raise InvalidJob("the body must be JSON: {type, data, options} or a list of them") from None
     many = isinstance(body, list)
     items = body if many else [body]
@@ -171,8 +171,10 @@ def build_job(queue: Queue, item: object) -> Job:
         raise InvalidJob("each job must be an object: {type, data, options}")
     unknown = set(item) - {"type", "data", "options"}
     if unknown:
-        raise InvalidJob(f"unknown job fields {sorted(unknown)}; use type, data, options")
-    options = item.get("options") or {}
+        raise InvalidJob(f"unknown job fields {shown(sorted(unknown))}; use type, data, options")
+    options = item.get("options")
+    if options is None:
+        options = {}
     if not isinstance(options, dict) or set(options) - OPTIONS:
         raise InvalidJob(f"options must be an object with keys from {sorted(OPTIONS)}")
     if "type" not in item:
@@ -252,4 +254,5 @@ async def config(request: Request) -> dict[str, Any]:
     return {
         "tokenRequired": bool(request.app.state.pykue_token),
         "prefix": queue_of(request).keys.prefix,
+        "overview": request.app.state.pykue_overview,
     }

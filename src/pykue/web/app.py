@@ -6,6 +6,7 @@ apps for several queues can live in one process or be mounted into a user's app.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from importlib.resources import files
@@ -19,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
+from ..connection import finish_closing, streams_of
 from ..errors import ConnectionFailed, InvalidJob, InvalidState, JobNotFound, LeaseLost, PykueError
 from ..job import loads
 from ..queue import Queue
@@ -37,12 +39,14 @@ STATUS = {
 }
 
 
-def create_app(queue: Queue, *, token: str | None = None) -> FastAPI:
+def create_app(queue: Queue, *, token: str | None = None, overview: str | None = None) -> FastAPI:
     """A dashboard and JSON API for ``queue``. With ``token``, write routes need
-    ``Authorization: Bearer <token>``."""
+    ``Authorization: Bearer <token>``. ``overview``: the URL of a dashboard over several
+    queues that this one is part of, for the page to link back to."""
     app = FastAPI(title="pykue", summary="Jobs of one pykue queue: Kue's JSON API and more")
     app.state.pykue_queue = queue
     app.state.pykue_token = token or None
+    app.state.pykue_overview = overview
     app.include_router(router)
     app.add_api_route("/events", events, methods=["GET"], include_in_schema=True)
     app.add_api_route("/", dashboard, methods=["GET"], include_in_schema=False)
@@ -101,8 +105,11 @@ async def events(request: Request) -> StreamingResponse:
 async def stream_events(queue: Queue, request: Request, position: str) -> AsyncIterator[str]:
     client = queue.new_client()  # XREAD blocks its connection: one per subscriber
     stream = queue.keys.events
+    streams: list[asyncio.StreamWriter] = []
     try:
         yield "retry: 2000\n\n"
+        await client.ping()  # connected now, so its stream can be seen through to closed
+        streams = streams_of(client)
         while not await request.is_disconnected():
             reply: Any = await client.xread({stream: position}, count=200, block=KEEPALIVE_MS)
             if not reply:
@@ -113,6 +120,7 @@ async def stream_events(queue: Queue, request: Request, position: str) -> AsyncI
                 yield f"id: {position}\ndata: {orjson.dumps(event_json(fields)).decode()}\n\n"
     finally:
         await client.aclose()
+        await finish_closing(streams)
 
 
 def event_json(fields: dict[bytes, bytes]) -> dict[str, Any]:

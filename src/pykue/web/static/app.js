@@ -655,6 +655,10 @@ async function start() {
     const config = await api("GET", "config");
     setupToken(Boolean(config.tokenRequired));
     $("#queue-prefix").textContent = config.prefix || "";
+    if (config.overview) {
+      $("#overview-link").href = config.overview;
+      $("#overview-link").hidden = false;
+    }
   } catch (err) {
     showMessage(`Could not load the configuration: ${err.message}`, "error");
   }

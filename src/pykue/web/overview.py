@@ -1,0 +1,113 @@
+"""``create_overview_app(queues)``: one dashboard over several queues.
+
+Each queue lives in its own Redis Cluster slot, so nothing here asks Redis about two
+queues at once: the overview asks every queue on its own (concurrently) and adds the
+answers up. A queue whose Redis cannot be reached shows its error and the others
+still show. Each queue's full dashboard and JSON API is mounted at ``q/PREFIX/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException
+
+from .. import stats
+from ..errors import ConnectionFailed, InvalidJob, shown
+from ..keys import STATES
+from ..queue import Queue
+from ..sharded import MAX_SHARDS as MAX_QUEUES
+from .app import STATIC, create_app, install_error_handlers
+
+
+def create_overview_app(queues: Sequence[Queue], *, token: str | None = None) -> FastAPI:
+    """A dashboard over ``queues`` (a list of Queues with distinct prefixes, e.g. a
+    ShardedQueue's ``shards``). With ``token``, write routes of every queue need
+    ``Authorization: Bearer <token>``."""
+    if not isinstance(queues, Sequence) or not all(isinstance(q, Queue) for q in queues):
+        raise InvalidJob("create_overview_app takes a list of Queues")
+    if not 1 <= len(queues) <= MAX_QUEUES:
+        raise InvalidJob(f"an overview shows 1 to {MAX_QUEUES} queues, got {len(queues)}")
+    prefixes = [queue.keys.prefix for queue in queues]
+    twice = sorted({prefix for prefix in prefixes if prefixes.count(prefix) > 1})
+    if twice:
+        raise InvalidJob(f"each queue must have its own prefix; given twice: {shown(twice)}")
+    app = FastAPI(title="pykue", summary="Several pykue queues, each with its own JSON API")
+    app.state.pykue_queues = list(queues)
+    app.state.pykue_token = token or None
+    app.add_api_route("/queues", queue_list, methods=["GET"])
+    app.add_api_route("/stats", summed_stats, methods=["GET"])
+    app.add_api_route("/config", config, methods=["GET"])
+    app.add_api_route("/", page, methods=["GET"], include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    for queue in queues:
+        app.mount(f"/q/{queue.keys.prefix}", create_app(queue, token=token, overview="../../"))
+    install_error_handlers(app)
+    return app
+
+
+async def queue_stats(queue: Queue) -> dict[str, Any]:
+    """One queue's counts, work time and paused types; ``error`` instead when its Redis
+    cannot be reached."""
+    try:
+        await queue.connect()
+        counts, totals, names = await asyncio.gather(
+            queue.counts(), stats.read_totals(queue), queue.types()
+        )
+        paused = [name for name in names if await queue.is_paused(name)]
+    except (RedisError, ConnectionFailed, OSError) as exc:
+        return {"prefix": queue.keys.prefix, "error": f"Redis cannot be reached: {exc}"}
+    return {
+        "prefix": queue.keys.prefix,
+        "counts": counts,
+        "workTime": totals.work_time_ms,
+        "types": len(names),
+        "paused": paused,
+    }
+
+
+async def gather_stats(request: Request) -> list[dict[str, Any]]:
+    queues: list[Queue] = request.app.state.pykue_queues
+    return list(await asyncio.gather(*(queue_stats(queue) for queue in queues)))
+
+
+def summed(found: list[dict[str, Any]]) -> dict[str, int]:
+    reached = [entry for entry in found if "error" not in entry]
+    if not reached:
+        raise HTTPException(503, found[0]["error"])
+    total = {state: sum(entry["counts"][state] for entry in reached) for state in STATES}
+    return {**total, "workTime": sum(entry["workTime"] for entry in reached)}
+
+
+async def queue_list(request: Request) -> dict[str, Any]:
+    """``{"queues": [per queue], "all": summed counts and workTime, "unreachable": n}``."""
+    found = await gather_stats(request)
+    unreachable = sum("error" in entry for entry in found)
+    return {"queues": found, "all": summed(found), "unreachable": unreachable}
+
+
+async def summed_stats(request: Request) -> dict[str, int]:
+    """Kue's ``/stats`` shape, summed over the queues that could be reached."""
+    total = summed(await gather_stats(request))
+    return {
+        **{f"{state}Count": total[state] for state in STATES},
+        "workTime": total["workTime"],
+    }
+
+
+async def config(request: Request) -> dict[str, Any]:
+    queues: list[Queue] = request.app.state.pykue_queues
+    return {
+        "tokenRequired": bool(request.app.state.pykue_token),
+        "prefixes": [queue.keys.prefix for queue in queues],
+    }
+
+
+async def page() -> FileResponse:
+    return FileResponse(str(STATIC / "overview.html"), media_type="text/html")
