@@ -34,6 +34,23 @@ def make_certs(folder: Path) -> None:
             "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext")  # fmt: skip
 
 
+async def one_job_runs(queue: Queue) -> None:
+    """A worker on ``queue`` runs a saved job and its result comes back; then closed."""
+    try:
+
+        @queue.process("secure")
+        async def handler(job: Any) -> str:
+            return f"sealed {job.data['n']}"
+
+        job = await queue.create("secure", {"n": 1}).save()
+        runner = asyncio.ensure_future(queue.run(handle_signals=False))
+        assert await job.wait(20) == "sealed 1"
+        await queue.shutdown()
+        await runner
+    finally:
+        await queue.close()
+
+
 @pytest.fixture(scope="module")
 def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     folder = tmp_path_factory.mktemp("tls")
@@ -70,23 +87,8 @@ def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Pa
 @pytest.mark.parametrize("scheme", ["rediss+cluster", "rediss"])
 async def test_jobs_run_over_tls_as_an_acl_user(tls_node: tuple[int, Path], scheme: str) -> None:
     port, ca = tls_node
-    queue = Queue(
-        url=f"{scheme}://app:s3cret@127.0.0.1:{port}?ssl_ca_certs={ca}",
-        prefix=scheme.replace("+", "-"),
-    )
-    try:
-
-        @queue.process("secure")
-        async def handler(job: Any) -> str:
-            return f"sealed {job.data['n']}"
-
-        job = await queue.create("secure", {"n": 1}).save()
-        runner = asyncio.ensure_future(queue.run(handle_signals=False))
-        assert await job.wait(20) == "sealed 1"
-        await queue.shutdown()
-        await runner
-    finally:
-        await queue.close()
+    url = f"{scheme}://app:s3cret@127.0.0.1:{port}?ssl_ca_certs={ca}"
+    await one_job_runs(Queue(url=url, prefix=scheme.replace("+", "-")))
 
 
 @pytest.mark.parametrize("scheme", ["rediss+cluster", "rediss"])
@@ -177,20 +179,7 @@ def tls_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
 async def test_jobs_run_through_sentinel_over_tls(tls_sentinel: tuple[str, Path]) -> None:
     sentinel, ca = tls_sentinel
     url = f"rediss+sentinel://app:s3cret@{sentinel}/tlsmain?ssl_ca_certs={ca}"
-    queue = Queue(url=f"{url}&sentinel_password=sent1nel", prefix="tls-sentinel")
-    try:
-
-        @queue.process("secure")
-        async def handler(job: Any) -> str:
-            return f"sealed {job.data['n']}"
-
-        job = await queue.create("secure", {"n": 2}).save()
-        runner = asyncio.ensure_future(queue.run(handle_signals=False))
-        assert await job.wait(20) == "sealed 2"
-        await queue.shutdown()
-        await runner
-    finally:
-        await queue.close()
+    await one_job_runs(Queue(url=f"{url}&sentinel_password=sent1nel", prefix="tls-sentinel"))
     # the sentinel's own password is checked too
     refused = Queue(url=f"{url}&sentinel_password=wrong", prefix="tls-sentinel")
     try:

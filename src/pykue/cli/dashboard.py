@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from ..queue import Queue
-from ..sharded import MAX_SHARDS
 from . import params
 from .base import PROG, Options, StopSignals, many_queues, opened, run, say
 from .serve import Dashboard, bind, load_create_app, url_of
@@ -55,18 +54,7 @@ def is_loopback(host: str) -> bool:
     help="Require 'Authorization: Bearer TOKEN' for every change (POST/PUT/DELETE).",
 )
 @click.option("--access-log", is_flag=True, help="Log every request.")
-@click.option(
-    "--queues",
-    "prefixes",
-    metavar="A,B,...",
-    callback=params.prefixes,
-    help="Serve an overview of these queues (not --prefix's), each one's own under q/PREFIX/.",
-)
-@click.option(
-    "--shards",
-    type=click.IntRange(1, MAX_SHARDS),
-    help="Serve an overview of the K queues PREFIX.0 ... PREFIX.K-1 of a ShardedQueue.",
-)
+@params.many_queues("Serve an overview of", "each one's own dashboard under q/PREFIX/")
 @click.pass_obj
 def dashboard(
     options: Options,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 import orjson
@@ -18,6 +19,7 @@ from ..job import PRIORITIES, parse_backoff, parse_priority
 from ..keys import STATES, check_name
 from ..sharded import MAX_SHARDS as MAX_QUEUES
 
+F = TypeVar("F", bound=Callable[..., Any])
 PRIORITY_METAVAR = "[" + "|".join(PRIORITIES) + "|INT]"
 STATE = click.Choice(STATES)
 # Numbers are read in ASCII only: int() and float() also take the digits of other
@@ -103,6 +105,28 @@ def prefixes(ctx: click.Context, param: click.Parameter, value: str | None) -> l
     if len(names) > MAX_QUEUES:
         raise click.BadParameter(f"at most {MAX_QUEUES} queues, got {len(names)}", ctx, param)
     return names
+
+
+def many_queues(verb: str, note: str) -> Callable[[F], F]:
+    """The ``--queues A,B`` and ``--shards K`` options of a command that works over
+    several queues; their help reads "<verb> the queues ... (<note>)"."""
+
+    def add(command: F) -> F:
+        command = click.option(
+            "--shards",
+            metavar="K",
+            type=click.IntRange(1, MAX_QUEUES),
+            help=f"{verb} the K queues PREFIX.0 ... PREFIX.K-1 of a ShardedQueue ({note}).",
+        )(command)
+        return click.option(
+            "--queues",
+            "prefixes",
+            metavar="A,B,...",
+            callback=prefixes,
+            help=f"{verb} the queues with these prefixes, not --prefix's ({note}).",
+        )(command)
+
+    return add
 
 
 def job_id(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:

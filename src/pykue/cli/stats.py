@@ -10,7 +10,6 @@ import click
 
 from ..keys import STATES
 from ..queue import Queue
-from ..sharded import MAX_SHARDS
 from . import params
 from .base import Options, many_queues, opened, run
 from .render import counts_table, print_json
@@ -36,18 +35,7 @@ async def collect_many(queues: list[Queue]) -> dict[str, Any]:
 
 @click.command(short_help="Count jobs per state, overall and per type.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option(
-    "--queues",
-    "prefixes",
-    metavar="A,B,...",
-    callback=params.prefixes,
-    help="Count the queues with these prefixes, one row each, and their sum.",
-)
-@click.option(
-    "--shards",
-    type=click.IntRange(1, MAX_SHARDS),
-    help="Count the K queues PREFIX.0 ... PREFIX.K-1 of a ShardedQueue, and their sum.",
-)
+@params.many_queues("Count", "a row each, and their sum")
 @click.pass_obj
 def stats(options: Options, as_json: bool, prefixes: list[str] | None, shards: int | None) -> None:
     """Count the jobs in each state (inactive, active, complete, failed, delayed),
