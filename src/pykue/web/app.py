@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
-from ..connection import finish_closing, streams_of
+from ..connection import close_client, finish_closing, streams_of
 from ..errors import ConnectionFailed, InvalidJob, InvalidState, JobNotFound, LeaseLost, PykueError
 from ..job import loads
 from ..queue import Queue
@@ -119,7 +119,7 @@ async def stream_events(queue: Queue, request: Request, position: str) -> AsyncI
                 position = raw_id.decode()
                 yield f"id: {position}\ndata: {orjson.dumps(event_json(fields)).decode()}\n\n"
     finally:
-        await client.aclose()
+        await close_client(client)  # also a Sentinel client's sentinels
         await finish_closing(streams)
 
 
