@@ -1,5 +1,6 @@
-"""pykue's exceptions: one tree, the one table that maps Lua return codes to it, and
-``shown()``, how a refused value appears in a message.
+"""pykue's exceptions: one tree, the one table that maps Lua return codes to it,
+``shown()``, how a refused value appears in a message, and the number checks that
+refuse with it.
 
 ::
 
@@ -77,6 +78,24 @@ def shown(value: object, limit: int = 60) -> str:
         return f"{sign} int of about {round(value.bit_length() * 0.30103)} digits"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_int(name: str, value: object, low: int, high: int, high_text: str = "") -> int:
+    """``value`` if it is an int (not a bool) from ``low`` to ``high``; else InvalidJob
+    saying so (``high_text``: how the message writes ``high``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidJob(
+            f"{name} must be an int from {low} to {high_text or high}, got {shown(value)}"
+        )
+    return value
+
+
+def check_seconds(name: str, value: object, low: float, high: float) -> float:
+    """``value`` as a float if it is a number (not a bool) of seconds from ``low`` to
+    ``high`` (NaN is refused too); else InvalidJob saying so."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise InvalidJob(f"{name} must be {low} to {high} seconds, got {shown(value)}")
+    return float(value)
 
 
 # Negative integers returned by the Lua scripts. Scripts return {code, ...}.

@@ -34,6 +34,8 @@ from .errors import (
     JobNotFound,
     JobTimeout,
     NotReplicated,
+    check_int,
+    check_seconds,
     raise_for_code,
     shown,
 )
@@ -88,37 +90,17 @@ class Queue:
     ) -> None:
         self.settings = Settings.from_env(url=url, prefix=prefix)
         self.keys = Keys(self.settings.prefix)
-        if (
-            isinstance(lease, bool)
-            or not isinstance(lease, int | float)
-            or not 0.1 <= lease <= 86400
-        ):
-            raise InvalidJob(f"lease must be 0.1 to 86400 seconds, got {shown(lease)}")
+        self.lease = check_seconds("lease", lease, 0.1, 86400)
+        # every script passes events_maxlen to XADD, which refuses one past a signed
+        # 64-bit int: after the script's writes, so a job would be left half saved
         for name, value, low in (
             ("max_stalls", max_stalls, 0),
             ("max_payload", max_payload, 1),
             ("events_maxlen", events_maxlen, 100),
         ):
-            # every script passes events_maxlen to XADD, which refuses one past a signed
-            # 64-bit int: after the script's writes, so a job would be left half saved
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or not low <= value < MAX_INDEX
-            ):
-                raise InvalidJob(f"{name} must be an int from {low} to 2**53, got {shown(value)}")
-        if isinstance(replicas, bool) or not isinstance(replicas, int) or not 0 <= replicas <= 100:
-            raise InvalidJob(f"replicas must be an int from 0 to 100, got {shown(replicas)}")
-        if (
-            isinstance(replica_timeout, bool)
-            or not isinstance(replica_timeout, int | float)
-            or not 0.001 <= replica_timeout <= 60
-        ):
-            raise InvalidJob(
-                f"replica_timeout must be 0.001 to 60 seconds, got {shown(replica_timeout)}"
-            )
-        self.replicas, self.replica_timeout = replicas, float(replica_timeout)
-        self.lease = float(lease)
+            check_int(name, value, low, MAX_INDEX - 1, "2**53")
+        self.replicas = check_int("replicas", replicas, 0, 100)
+        self.replica_timeout = check_seconds("replica_timeout", replica_timeout, 0.001, 60)
         self.max_stalls = max_stalls
         self.max_payload = max_payload
         self.events_maxlen = events_maxlen
@@ -379,9 +361,7 @@ class Queue:
         if order not in ("asc", "desc"):
             raise InvalidJob(f"order must be 'asc' or 'desc', got {shown(order)}")
         for name, value in (("start", start), ("stop", stop)):
-            # ZRANGE refuses an index past a signed 64-bit int
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_INDEX:
-                raise InvalidJob(f"{name} must be an int from 0 to 2**53, got {shown(value)}")
+            check_int(name, value, 0, MAX_INDEX - 1, "2**53")  # ZRANGE refuses past 2**63
         if stop < start or stop - start >= PAGE_LIMIT:
             raise InvalidJob(f"range {start}..{stop} must be ascending and hold <= {PAGE_LIMIT}")
         states = STATES if state is None else (parse_state(state).value,)

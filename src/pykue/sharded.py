@@ -18,11 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from .aio import cancel_all
-from .errors import InvalidJob, shown
+from .errors import InvalidJob, check_int
 from .job import Job
-from .keys import STATES, check_name
+from .keys import check_name
 from .queue import Queue
 from .runner import Handler
+from .stats import add_counts
 
 MAX_SHARDS = 1024
 
@@ -33,8 +34,7 @@ class ShardedQueue:
     def __init__(
         self, url: str | None = None, *, prefix: str = "pykue", shards: int, **options: Any
     ) -> None:
-        if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= MAX_SHARDS:
-            raise InvalidJob(f"shards must be an int from 1 to {MAX_SHARDS}, got {shown(shards)}")
+        check_int("shards", shards, 1, MAX_SHARDS)
         check_name("prefix", f"{prefix}.{shards - 1}")  # the longest shard name must be valid
         self.shards = [Queue(url, prefix=f"{prefix}.{n}", **options) for n in range(shards)]
         self._turn = itertools.cycle(range(shards))
@@ -96,8 +96,7 @@ class ShardedQueue:
 
     async def counts(self, type: str | None = None) -> dict[str, int]:
         """Jobs per state summed over the shards."""
-        per_shard = await asyncio.gather(*(q.counts(type) for q in self.shards))
-        return {state: sum(counts[state] for counts in per_shard) for state in STATES}
+        return add_counts(await asyncio.gather(*(q.counts(type) for q in self.shards)))
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         await asyncio.gather(*(q.shutdown(timeout) for q in self.shards))

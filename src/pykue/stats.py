@@ -7,11 +7,22 @@ CLI and ``/metrics`` all read them here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .keys import STATES
+
 if TYPE_CHECKING:
     from .queue import Queue
+
+
+def add_counts(many: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Jobs per state summed over several queues' ``counts()`` (asked one queue at a
+    time: each sits in its own cluster slot)."""
+    listed = list(many)
+    return {state: sum(counts[state] for counts in listed) for state in STATES}
+
 
 # Keep in step with BUCKETS in scripts/_common.lua.
 BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000)

@@ -61,7 +61,7 @@ def counts_table(
         table.add_column(state, justify="right")
     table.add_column("total", justify="right")
     for name, counts in rows.items():
-        label = Text(name, style="bold" if name in ("all types", "all shards") else "")
+        label = Text(name, style="bold" if name in ("all types", "all queues") else "")
         if name in paused:
             label.append(" (paused)", style="yellow")
         values = [str(counts[s]) for s in STATES]

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from ..keys import STATES
 from ..queue import Queue
+from ..stats import add_counts
 from . import params
 from .base import Options, many_queues, opened, run
 from .render import counts_table, print_json
@@ -29,8 +29,7 @@ async def collect_many(queues: list[Queue]) -> dict[str, Any]:
     """``{"queues": [collect() of each queue], "all": summed counts}``; each queue is
     asked on its own (each sits in its own cluster slot), all at once."""
     found = await asyncio.gather(*(collect(queue) for queue in queues))
-    total = {state: sum(each["all"][state] for each in found) for state in STATES}
-    return {"queues": found, "all": total}
+    return {"queues": found, "all": add_counts(each["all"] for each in found)}
 
 
 @click.command(short_help="Count jobs per state, overall and per type.")

@@ -81,7 +81,7 @@ def summed(found: list[dict[str, Any]]) -> dict[str, int]:
     reached = [entry for entry in found if "error" not in entry]
     if not reached:
         raise HTTPException(503, found[0]["error"])
-    total = {state: sum(entry["counts"][state] for entry in reached) for state in STATES}
+    total = stats.add_counts(entry["counts"] for entry in reached)
     return {**total, "workTime": sum(entry["workTime"] for entry in reached)}
 
 
