@@ -2,6 +2,7 @@
 
 from .errors import (
     ConnectionFailed,
+    CorruptJob,
     InvalidJob,
     InvalidName,
     InvalidState,
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "PRIORITIES",
     "ConnectionFailed",
+    "CorruptJob",
     "InvalidJob",
     "InvalidName",
     "InvalidState",

@@ -10,7 +10,7 @@ import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -29,7 +29,7 @@ PRIORITY_LIMIT = 1 << 20  # keeps priority * 2**32 + id exact in a double (the i
 JOB_EVENTS = ("enqueue", "start", "progress", "complete", "failed attempt", "failed", "remove")
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     """Kue's state names. A job is in exactly one state index at a time."""
 
     DELAYED = "delayed"
@@ -43,11 +43,13 @@ class JobState(str, Enum):
 
 
 def parse_state(value: object) -> JobState:
-    try:
+    if isinstance(value, str) and value in STATE_NAMES:
         return JobState(value)
-    except ValueError:
-        names = ", ".join(s.value for s in JobState)
-        raise InvalidJob(f"unknown state {shown(value)}; use one of {names}") from None
+    names = ", ".join(s.value for s in JobState)
+    raise InvalidJob(f"unknown state {shown(value)}; use one of {names}")
+
+
+STATE_NAMES = frozenset(s.value for s in JobState)
 
 
 def parse_priority(value: object) -> int:
@@ -172,16 +174,59 @@ def loads(raw: bytes | str | None) -> Any:
     return None if raw is None or raw == b"" or raw == "" else orjson.loads(raw)
 
 
-def _text(raw: bytes | None, default: str = "") -> str:
-    return default if raw is None else raw.decode()
+class HashReader:
+    """Reads a job hash field by field, never raising: a hash written by hand, by an old
+    version or by another tool may hold anything. Each field that cannot be read gets
+    its default and the first reason is kept in ``problem``."""
 
+    def __init__(self, h: Mapping[bytes, bytes]) -> None:
+        self.h = h
+        self.problem: str | None = None
 
-def _int(raw: bytes | None, default: int = 0) -> int:
-    return default if raw is None or raw == b"" else int(raw)
+    def bad(self, reason: str) -> None:
+        if self.problem is None:
+            self.problem = reason
 
+    def text(self, name: str, default: str = "") -> str:
+        raw = self.h.get(name.encode())
+        if raw is None:
+            return default
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            self.bad(f"{name} is not UTF-8")
+            return raw.decode(errors="backslashreplace")
 
-def _opt_int(raw: bytes | None) -> int | None:
-    return None if raw is None or raw == b"" else int(raw)
+    def json(self, name: str, default: Any = None) -> Any:
+        raw = self.h.get(name.encode())
+        try:
+            return loads(raw)
+        except orjson.JSONDecodeError:  # also bytes that are not UTF-8
+            self.bad(f"{name} is not JSON")
+            return default
+
+    def number(self, name: str, default: int = 0) -> int:
+        raw = self.h.get(name.encode())
+        if raw is None or raw == b"":
+            return default
+        try:
+            return int(raw)
+        except ValueError:  # also bytes that are not UTF-8
+            self.bad(f"{name} is not a whole number: {shown(raw)}")
+            return default
+
+    def opt_number(self, name: str) -> int | None:
+        return None if self.h.get(name.encode()) in (None, b"") else self.number(name)
+
+    def state(self) -> JobState | None:
+        text = self.text("state")
+        if not text:
+            return None
+        try:
+            return JobState(text)
+        except ValueError:
+            self.bad(f"unknown state {shown(text)}")
+            return None
 
 
 class Job:
@@ -245,6 +290,8 @@ class Job:
         self.save_token = os.urandom(16).hex()  # makes save() idempotent, see enqueue.lua
         self.token = 0  # fencing token of the current claim; only a worker uses it
         self.cursor: str | None = None  # event-stream id from which this job's events are read
+        # why its Redis hash could not be read whole (from_hash), None for a sound job
+        self.corrupt: str | None = None
         # shared empty maps until on() is called: jobs are created by the thousand, and
         # two dicts per job that are never used are real garbage-collector work
         self.listeners: dict[str, list[Callback]] = NO_LISTENERS
@@ -267,43 +314,61 @@ class Job:
 
     @classmethod
     def from_hash(cls, queue: Queue, job_id: int, h: Mapping[bytes, bytes]) -> Job:
+        """The job a Redis hash describes. Never raises: fields that cannot be read get
+        their defaults and ``corrupt`` says what was wrong (None for a sound hash)."""
+        read = HashReader(h)
         job = cls.__new__(cls)
         job.queue = queue
         job.id = job_id
-        job.type = _text(h.get(b"type"))
-        job.data = loads(h.get(b"data")) or {}
-        job.priority = _int(h.get(b"priority"))
-        job.attempts = _int(h.get(b"attempts"), 1)
-        job.backoff = loads(h.get(b"backoff"))
+        job.type = read.text("type")
+        data = read.json("data")
+        if data is not None and not isinstance(data, dict):
+            read.bad("data is not a JSON object")
+            data = None
+        job.data = data or {}
+        job.priority = read.number("priority")
+        job.attempts = read.number("attempts", 1)
+        backoff = read.json("backoff")
+        if backoff is not None and not isinstance(backoff, dict):
+            read.bad("backoff is not a JSON object")
+            backoff = None
+        job.backoff = backoff
         job.delay = 0.0
-        ttl = _int(h.get(b"ttl"))
-        job.ttl = ttl / 1000 if ttl else None
-        job.remove_on_complete = decode_remove_policy(_text(h.get(b"remove")))
-        job.unique = _text(h.get(b"unique")) or None
-        state = h.get(b"state")
-        job.state = JobState(state.decode()) if state else None
-        job.attempts_made = _int(h.get(b"attempts_made"))
-        job.stalls = _int(h.get(b"stalls"))
-        job.percent = _int(h.get(b"progress"))
-        job.progress_data = loads(h.get(b"progress_data"))
-        job.result = loads(h.get(b"result"))
-        job.error = _text(h.get(b"error")) or None
-        job.worker = _text(h.get(b"worker")) or None
-        job.created_at = _opt_int(h.get(b"created_at"))
-        job.updated_at = _opt_int(h.get(b"updated_at"))
-        job.started_at = _opt_int(h.get(b"started_at"))
-        job.completed_at = _opt_int(h.get(b"completed_at"))
-        job.failed_at = _opt_int(h.get(b"failed_at"))
-        job.run_at = _opt_int(h.get(b"run_at"))
-        job.token = _int(h.get(b"token"))
+        ttl = read.number("ttl")
+        job.ttl = ttl / 1000 if ttl > 0 else None
+        try:
+            job.remove_on_complete = decode_remove_policy(read.text("remove"))
+        except ValueError:
+            read.bad("remove policy is not readable")
+            job.remove_on_complete = False
+        job.unique = read.text("unique") or None
+        job.state = read.state()
+        job.attempts_made = read.number("attempts_made")
+        job.stalls = read.number("stalls")
+        job.percent = read.number("progress")
+        job.progress_data = read.json("progress_data")
+        job.result = read.json("result")
+        job.error = read.text("error") or None
+        job.worker = read.text("worker") or None
+        job.created_at = read.opt_number("created_at")
+        job.updated_at = read.opt_number("updated_at")
+        job.started_at = read.opt_number("started_at")
+        job.completed_at = read.opt_number("completed_at")
+        job.failed_at = read.opt_number("failed_at")
+        job.run_at = read.opt_number("run_at")
+        job.token = read.number("token")
+        if not job.type:
+            read.bad("it has no type")
+        job.corrupt = read.problem
         job.cursor = None
         job.listeners = NO_LISTENERS
         job.delivered = NOTHING_DELIVERED
         return job
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view of the job (what the dashboard and CLI show)."""
-        return {
+        """A JSON-ready view of the job (what the dashboard and CLI show); ``corrupt`` is
+        there only for a job whose hash could not be read whole."""
+        view: dict[str, Any] = {
             "id": self.id,
             "type": self.type,
             "data": self.data,
@@ -325,6 +390,9 @@ class Job:
             "failed_at": self.failed_at,
             "run_at": self.run_at,
         }
+        if self.corrupt is not None:
+            view["corrupt"] = self.corrupt
+        return view
 
     def __repr__(self) -> str:
         return f"<Job id={self.id} type={self.type!r} state={self.state}>"
