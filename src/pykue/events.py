@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 
 from .aio import TRANSIENT, Backoff, Outage, cancel_all
 from .connection import Client, close_client, finish_closing, streams_of
-from .errors import JobFailed, JobNotFound
+from .errors import JobFailed, JobNotFound, shown
 from .job import Callback, Job, loads
 
 if TYPE_CHECKING:
@@ -63,6 +63,41 @@ def event_args(name: str, fields: Mapping[bytes, bytes]) -> tuple[Any, ...]:
     if name == "failed":
         return (fields[b"error"].decode(),)
     return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One stream entry, decoded: ``job_id`` is None for queue events (pause, resume)."""
+
+    name: str
+    job_id: int | None
+    args: tuple[Any, ...]
+    type: str
+
+
+def decode_event(fields: Mapping[bytes, bytes]) -> Event:
+    """The event a stream entry holds; BadEvent for an entry pykue did not write (by hand,
+    another tool): a reader skips it rather than stopping every listener."""
+    try:
+        name = fields[b"event"].decode()
+        job_type = fields.get(b"type", b"").decode()
+        raw_id = fields.get(b"id")
+        if raw_id is None:
+            return Event(name, None, (), job_type)
+        job_id = int(raw_id)
+        return Event(name, job_id, event_args(name, fields), job_type)
+    except (KeyError, ValueError) as exc:  # also bad UTF-8 and bad JSON
+        raise BadEvent(f"{type(exc).__name__}: {shown(exc.args[0] if exc.args else exc)}") from None
+
+
+class BadEvent(ValueError):
+    """A stream entry that is not one of pykue's events."""
+
+
+def skip_bad(event_id: str, exc: BadEvent) -> None:
+    log.warning(
+        "pykue: skipped event %s of the stream, which pykue did not write (%s)", event_id, exc
+    )
 
 
 async def call_listener(callback: Callback, *args: Any) -> None:
@@ -198,18 +233,20 @@ class EventReader:
             for _stream, entries in reply or ():
                 for raw_id, fields in entries:
                     self._position = raw_id.decode()
-                    await self._dispatch(self._position, fields)
+                    try:
+                        event = decode_event(fields)
+                    except BadEvent as exc:
+                        skip_bad(self._position, exc)
+                        continue
+                    await self._dispatch(self._position, event)
 
-    async def _dispatch(self, event_id: str, fields: Mapping[bytes, bytes]) -> None:
-        name = fields[b"event"].decode()
-        raw_id = fields.get(b"id")
-        if raw_id is None:
+    async def _dispatch(self, event_id: str, event: Event) -> None:
+        name, job_id, args = event.name, event.job_id, event.args
+        if job_id is None:
             for callback in list(self._queue_listeners.get(name, ())):
-                await call_listener(callback, fields[b"type"].decode())
+                await call_listener(callback, event.type)
             return
-        job_id = int(raw_id)
-        args = event_args(name, fields)
-        qargs = args if args else (fields[b"type"].decode(),)
+        qargs = args if args else (event.type,)
         for callback in list(self._queue_listeners.get("job " + name, ())):
             await call_listener(callback, job_id, *qargs)
         for watch in list(self._watches.get(job_id, ())):
@@ -230,12 +267,16 @@ class EventReader:
                 await backoff.sleep()
         try:
             for raw_id, fields in entries:
-                raw_job = fields.get(b"id")
-                if raw_job is not None and int(raw_job) == watch.job_id:
-                    name = fields[b"event"].decode()
-                    await watch.deliver(name, event_args(name, fields), raw_id.decode())
-                    if name in TERMINAL:
-                        self.unwatch(watch)
+                if fields.get(b"id") != str(watch.job_id).encode():
+                    continue  # another job's: the reader has dispatched it (or skipped it)
+                try:
+                    event = decode_event(fields)
+                except BadEvent as exc:
+                    skip_bad(raw_id.decode(), exc)
+                    continue
+                await watch.deliver(event.name, event.args, raw_id.decode())
+                if event.name in TERMINAL:
+                    self.unwatch(watch)
         finally:
             watch.replayed.set()
 
