@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -324,6 +325,24 @@ def test_enqueue_wait_gets_the_result_from_a_worker(cli: Cli, tmp_path: Path) ->
 
     _, err = interrupt(worker)
     assert err.splitlines()[-1].endswith("stopped")
+
+
+def test_bulk_file_without_line_ends_is_refused_in_bounded_memory(
+    cli: Cli, raw: redis.Redis, prefix: str
+) -> None:
+    """``--file /dev/zero`` never ends a line: it is refused after one line's cap, not read
+    until memory runs out (2.1 GB before, in the audit). The child may map 1 GiB at most."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    done = subprocess.run(
+        cli.argv("enqueue", "email", "--file", "/dev/zero"), env=env(),
+        capture_output=True, text=True, timeout=50, check=False, preexec_fn=limit_memory,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "/dev/zero line 1 is longer than 4194304 bytes" in one_error_line(done)
+    assert stored_keys(raw, prefix) == []
 
 
 def test_bulk_file_with_a_bad_line_enqueues_nothing(

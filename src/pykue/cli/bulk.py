@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import IO, Any
 
 import click
@@ -15,17 +16,28 @@ from .base import CliError
 from .params import json_kind
 
 CHUNK = 500
+# A line's JSON may be longer than the data it encodes (spaces, \u escapes), not more.
+LINE_FACTOR = 4
 
 
 def read_jobs(source: IO[bytes], max_payload: int) -> list[dict[str, Any]]:
-    """The job data of each non-blank line; a bad line is a UsageError naming it."""
+    """The job data of each non-blank line; a bad line is a UsageError naming it.
+
+    A line is read at most ``LINE_FACTOR * max_payload`` bytes at a time, so a file with
+    no line ends (``/dev/zero``) is refused there instead of filling memory."""
     name = getattr(source, "name", "input")
     shown = "stdin" if name in ("-", "<stdin>") else str(name)
+    longest = LINE_FACTOR * max_payload
     items: list[dict[str, Any]] = []
-    for number, raw in enumerate(source, start=1):
+    for number in itertools.count(1):
+        raw = source.readline(longest + 1)
+        if not raw:
+            break
+        where = f"{shown} line {number}"
+        if len(raw) > longest:
+            raise click.UsageError(f"{where} is longer than {longest} bytes")
         if not raw.strip():
             continue
-        where = f"{shown} line {number}"
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

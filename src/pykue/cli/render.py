@@ -37,7 +37,10 @@ def when(ms: int | None) -> str:
     """Milliseconds since the epoch as local time, or '-'."""
     if ms is None:
         return "-"
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):  # a corrupt hash's time, past year 9999
+        return f"{ms} ms"
 
 
 def priority(value: int) -> str:
@@ -87,6 +90,8 @@ def jobs_table(jobs: list[Job]) -> None:
     table.add_column("result / error", overflow="fold")
     for job in jobs:
         outcome = job.error if job.error else ("" if job.result is None else compact(job.result))
+        if job.corrupt:
+            outcome = f"corrupt job: {job.corrupt}"
         table.add_row(
             str(job.id),
             Text(job.type),
@@ -95,7 +100,7 @@ def jobs_table(jobs: list[Job]) -> None:
             f"{job.attempts_made}/{job.attempts}",
             f"{job.percent}%",
             when(job.created_at),
-            Text(outcome, style="red" if job.error else ""),
+            Text(outcome, style="red" if job.error or job.corrupt else ""),
         )
     console().print(table)
 
@@ -132,8 +137,10 @@ def job_details(job: Job, log: list[str], errors: list[dict[str, Any]]) -> None:
     ]
     for name in ("created", "updated", "started", "completed", "failed", "run"):
         rows.append((f"{name} at", when(getattr(job, f"{name}_at"))))
+    if job.corrupt:
+        rows.insert(1, ("corrupt", f"its Redis hash cannot be read whole: {job.corrupt}"))
     for name, value in rows:
-        grid.add_row(name, Text(value))
+        grid.add_row(name, Text(value, style="red" if name == "corrupt" else ""))
     out.print(grid)
     out.print()
     out.print(Text(f"log ({len(log)})", style="bold"))
