@@ -222,11 +222,13 @@ def test_default_data_dir_expands_the_home_directory() -> None:
         ("rediss://user:pw@h:1", "rediss://user:***@h:1"),
         ("redis://user@h:1", "redis://user@h:1"),
         ("redis://h:1", "redis://h:1"),
-        ("redis://h:1?password=pw&db=2", "redis://h:1?password=***&db=2"),
+        ("redis://h:1?password=pw&db=2", "redis://h:1?password=***&db=***"),
         (
             "rediss+sentinel://u:pw@h:1,h:2/main?ssl_ca_certs=/ca&sentinel_password=sp&x=1",
-            "rediss+sentinel://u:***@h:1,h:2/main?ssl_ca_certs=/ca&sentinel_password=***&x=1",
+            "rediss+sentinel://u:***@h:1,h:2/main?ssl_ca_certs=***&sentinel_password=***&x=***",
         ),
+        # any option may carry a secret, whatever its name
+        ("redis://h:1/0?token=abc&auth=s3cret&flag", "redis://h:1/0?token=***&auth=***&flag"),
         ("redis+sentinel://h:1/main?SSL_PASSWORD=k", "redis+sentinel://h:1/main?SSL_PASSWORD=***"),
     ],
 )

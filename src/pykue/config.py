@@ -22,7 +22,9 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 from .errors import ConnectionFailed
 from .keys import check_name
 
-SECRET_OPTION = re.compile(r"(^|&)([^=&]*password[^=&]*)=[^&]*", re.IGNORECASE)
+# Every query value is masked, not only those named like passwords: options such as a
+# token, an auth string or a key file's passphrase come under many names.
+QUERY_VALUE = re.compile(r"(^|&)([^=&]*)=[^&]*")
 
 DEFAULT_PREFIX = "pykue"
 DEFAULT_HOST = "127.0.0.1"
@@ -203,14 +205,14 @@ def check_url(url: str, source: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with its passwords (in the user part and in query options such as
-    ``sentinel_password``) replaced by ``***``, for messages and logs."""
+    """``url`` with its password (in the user part) and the value of every query option
+    replaced by ``***``, for messages and logs."""
     try:
         parts = urlsplit(url)
         password = parts.password
     except ValueError:
         return "<unparsable URL>"
-    query = SECRET_OPTION.sub(r"\1\2=***", parts.query)
+    query = QUERY_VALUE.sub(r"\1\2=***", parts.query)
     if password:
         user = parts.username or ""
         host = parts.netloc.rpartition("@")[2]
