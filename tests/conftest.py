@@ -8,13 +8,16 @@ instead; then nothing is flushed and every test still uses its own key prefix.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import shutil
 import signal
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -27,6 +30,38 @@ from tests.helpers import RedisServer, assert_invariants, delete_prefix
 # and children inherit that: the tests that stop programs with Ctrl-C would hang.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+# What the loops of async tests reported to their exception handler (a future's exception
+# nobody retrieved, a callback that raised): each fails the test it came from.
+LOOP_ERRORS: list[str] = []
+
+
+def checked_loop() -> asyncio.AbstractEventLoop:
+    """The loop of every async test: asyncio's debug mode, and an exception handler that
+    records what would otherwise be only a log line."""
+    loop = asyncio.new_event_loop()
+    loop.set_debug(True)
+
+    def record(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        LOOP_ERRORS.append(f"{context.get('message')}: {context.get('exception')!r}")
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(record)
+    return loop
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Mapping[str, Any]:
+    return {"checked": checked_loop}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    yield
+    gc.collect()  # a future dropped with its exception reports it when collected
+    found, LOOP_ERRORS[:] = list(LOOP_ERRORS), []
+    if found:
+        pytest.fail("the event loop reported:\n" + "\n".join(found), pytrace=False)
 
 
 @pytest.fixture(scope="session")
