@@ -21,11 +21,11 @@ from typing import Any
 
 import redis
 import redis.asyncio
-from _web import answer_json_always, serve
+from _web import OUTAGES, redis_client, serve, unavailable, web_app
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from pykue import Job, PykueError, Queue
+from pykue import Job, Queue
 from pykue.config import Settings
 from pykue.connection import resolve_url
 
@@ -86,7 +86,7 @@ def say(line: str) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     url = await resolve_url(Settings.from_env())
-    client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+    client = redis_client(url)
     queue = Queue(url=url)
     queue.process(QUEUE_NAME, make_handler(client), concurrency=10)
     app.state.redis, app.state.queue, app.state.worker = client, queue, None
@@ -102,8 +102,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await client.aclose()
 
 
-app = FastAPI(title="Can I have a seat?", lifespan=lifespan)
-answer_json_always(app)
+app = web_app("Can I have a seat?", lifespan)
 
 
 @app.get("/available_seats")
@@ -120,8 +119,8 @@ async def reserve_seat_route(request: Request) -> Any:
     job.on("failed", lambda error: say(f"Seat reservation job {job.id} failed: {error}"))
     try:
         await job.save()
-    except (PykueError, redis.RedisError):
-        return JSONResponse({"status": "Reservation failed"}, 503)
+    except OUTAGES:
+        return unavailable()
     return {"status": "Reservation in process"}
 
 

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio
-from _web import answer_json_always, serve
+from _web import redis_client, serve, web_app
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -75,7 +75,7 @@ async def stock_in_redis(client: redis.asyncio.Redis) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     url = await resolve_url(Settings.from_env())
-    app.state.redis = redis.asyncio.Redis.from_url(url, decode_responses=True)
+    app.state.redis = redis_client(url)
     # Redis down: the routes answer 503 until it is back; a missing count means the initial one
     with contextlib.suppress(redis.RedisError):
         await stock_in_redis(app.state.redis)
@@ -83,8 +83,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await app.state.redis.aclose()
 
 
-app = FastAPI(title="In stock?", lifespan=lifespan)
-answer_json_always(app)
+app = web_app("In stock?", lifespan)
 
 
 def parse_item_id(text: str) -> int | JSONResponse:

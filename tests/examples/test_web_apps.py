@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 stock = importlib.import_module("9_stock")
 seat = importlib.import_module("100_seat")
 
+LOCAL = "http://localhost"  # the guard answers only for loopback names and IPs
 ITEM_KEYS = [f"item.{n}" for n in range(1, 5)]
 SEAT_KEYS = ["available_seats", "reservation_enabled"]
 PRODUCTS = [
@@ -73,14 +74,14 @@ def app_env(
 
 @pytest.fixture
 def stock_client(app_env: str) -> Iterator[TestClient]:
-    with TestClient(stock.app) as client:
+    with TestClient(stock.app, base_url=LOCAL) as client:
         yield client
 
 
 @pytest.fixture
 def seat_client(app_env: str, redis_url: str) -> Iterator[TestClient]:
     seat.open_reservations(redis_url)
-    with TestClient(seat.app) as client:
+    with TestClient(seat.app, base_url=LOCAL) as client:
         yield client
 
 
@@ -134,7 +135,7 @@ def test_bad_requests_answer_json_and_change_nothing(
     stock_client: TestClient, raw: redis.Redis, redis_url: str, method: str, path: str, status: int
 ) -> None:
     seat.open_reservations(redis_url)
-    with TestClient(seat.app) as seat_client:
+    with TestClient(seat.app, base_url=LOCAL) as seat_client:
         before = raw.mget(ITEM_KEYS + SEAT_KEYS)
         app_client = seat_client if "seat" in path or "process" in path else stock_client
         response = app_client.request(method, path)
@@ -151,12 +152,13 @@ def test_redis_down_answers_503_json_and_recovers(
     monkeypatch.setenv("REDIS_URL", server.url)
     monkeypatch.setenv("PYKUE_PREFIX", prefix)
     try:
-        with TestClient(stock.app) as client:
+        with TestClient(stock.app, base_url=LOCAL) as client:
             assert client.get("/list_products/1").json()["currentQuantity"] == 4
             server.kill()
             down = client.get("/reserve_product/1")
             assert down.status_code == 503
             assert down.json()["status"].startswith("Service unavailable")
+            assert down.headers["retry-after"] == "1"
             assert client.get("/list_products").status_code == 200  # needs no Redis
             server.restart()
             assert client.get("/reserve_product/1").json()["status"] == "Reservation confirmed"
@@ -205,8 +207,10 @@ async def stop_server(proc: Any) -> list[str]:
     return out.decode().splitlines()
 
 
-async def hammer(base: str, path: str, times: int) -> collections.Counter[tuple[int, str]]:
-    limits = httpx2.Limits(max_connections=100)
+async def hammer(
+    base: str, path: str, times: int, connections: int = 100
+) -> collections.Counter[tuple[int, str]]:
+    limits = httpx2.Limits(max_connections=connections)
     async with httpx2.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         responses = await asyncio.gather(*(client.get(path) for _ in range(times)))
     return collections.Counter((r.status_code, r.json()["status"]) for r in responses)
@@ -222,6 +226,20 @@ async def test_stock_never_oversells_under_load(server_env: dict[str, str]) -> N
         }
         async with httpx2.AsyncClient(base_url=base) as client:
             assert (await client.get("/list_products/1")).json()["currentQuantity"] == 0
+    finally:
+        await stop_server(proc)
+
+
+async def test_500_requests_at_once_wait_for_a_connection(server_env: dict[str, str]) -> None:
+    """More requests in flight than the Redis pool has connections: they wait for one
+    instead of answering 503 "Too many connections"."""
+    proc, base = await start_server("9_stock.py", server_env)
+    try:
+        outcome = await hammer(base, "/reserve_product/2", 500, connections=500)
+        assert outcome == {
+            (200, "Reservation confirmed"): 10,
+            (409, "Not enough stock available"): 490,
+        }
     finally:
         await stop_server(proc)
 

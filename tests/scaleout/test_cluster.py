@@ -133,7 +133,7 @@ async def test_dashboard_stats_and_failures(queue: Queue) -> None:
             with pytest.raises(JobFailed) if job.data["fail"] else contextlib.nullcontext():
                 await job.wait(20)
     transport = httpx2.ASGITransport(app=create_app(queue))
-    async with httpx2.AsyncClient(transport=transport, base_url="http://pykue") as api:
+    async with httpx2.AsyncClient(transport=transport, base_url="http://localhost") as api:
         stats = (await api.get("/stats")).json()
         failed = (await api.get("/jobs/mixed/failed/0..10/asc")).json()
     assert (stats["completeCount"], stats["failedCount"]) == (2, 2)
@@ -159,7 +159,7 @@ async def test_queues_spread_over_the_masters(cluster: LocalCluster) -> None:
         assert holders == set(cluster.master_ports)
         # the overview asks each queue (each master) on its own and adds the counts up
         transport = httpx2.ASGITransport(app=create_overview_app(queues))
-        async with httpx2.AsyncClient(transport=transport, base_url="http://pykue") as api:
+        async with httpx2.AsyncClient(transport=transport, base_url="http://localhost") as api:
             listed = (await api.get("/queues")).json()
             one = (await api.get(f"/q/{queues[1].keys.prefix}/stats")).json()
         assert [each["counts"]["complete"] for each in listed["queues"]] == [50, 50, 50]

@@ -27,14 +27,14 @@ TOKEN = "s3cret"
 async def api(queue: Queue) -> AsyncIterator[httpx2.AsyncClient]:
     await queue.connect()
     transport = httpx2.ASGITransport(app=create_app(queue))
-    async with httpx2.AsyncClient(transport=transport, base_url="http://pykue") as client:
+    async with httpx2.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield client
 
 
 @pytest.fixture
 async def guarded(queue: Queue) -> AsyncIterator[httpx2.AsyncClient]:
     transport = httpx2.ASGITransport(app=create_app(queue, token=TOKEN))
-    async with httpx2.AsyncClient(transport=transport, base_url="http://pykue") as client:
+    async with httpx2.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield client
 
 
@@ -206,7 +206,8 @@ async def test_bad_input_answers_json_and_changes_nothing(
     await queue.create("work", {"n": 1}).save()  # job 1, inactive
     before = snapshot(raw, prefix)
     if isinstance(body, bytes):
-        response = await api.request(method, path, content=body)
+        json_type = {"Content-Type": "application/json"}
+        response = await api.request(method, path, content=body, headers=json_type)
     else:
         response = await api.request(method, path, json=body)
     assert response.status_code == status
@@ -268,7 +269,7 @@ async def test_redis_down_is_a_503() -> None:
     await q.connect()
     transport = httpx2.ASGITransport(app=create_app(q))
     try:
-        async with httpx2.AsyncClient(transport=transport, base_url="http://pykue") as client:
+        async with httpx2.AsyncClient(transport=transport, base_url="http://localhost") as client:
             assert (await client.get("/stats")).status_code == 200
             server.kill()
             down = await client.get("/stats")
@@ -345,6 +346,40 @@ async def test_events_resume_after_the_last_event_id(queue: Queue, raw: redis.Re
         # the event after the one the browser saw last: the second job's enqueue
         assert (event["event"], event["id"]) == ("enqueue", second.id)
         assert first.id != second.id
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def test_events_skip_an_entry_pykue_never_wrote(queue: Queue, raw: redis.Redis) -> None:
+    """``XADD {p}:events * event enqueue id x type t`` by hand: the stream goes on past it,
+    and the browser's Last-Event-ID moves past it too (no replay on reconnect)."""
+    await queue.connect()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(queue), log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        async with (
+            httpx2.AsyncClient(timeout=30) as client,
+            client.stream("GET", f"http://127.0.0.1:{port}/events") as stream,
+        ):
+            lines = stream.aiter_lines()
+            assert await anext(lines) == "retry: 2000"
+            bad = raw.xadd(queue.keys.events, {"event": "enqueue", "id": "x", "type": "t"})
+            worse = raw.xadd(queue.keys.events, {"event": "complete", "id": "1", "result": "{"})
+            job = await queue.create("after", {}).save()
+            seen: list[str] = []
+            async for line in lines:
+                if line:
+                    seen.append(line)
+                if line.startswith("data: ") and json.loads(line[6:])["id"] == job.id:
+                    break
+        # an id alone: no event for the page, but its Last-Event-ID moves on
+        assert seen[:2] == [f"id: {bad}", f"id: {worse}"]
+        assert seen[2].startswith("id: ")
+        assert json.loads(seen[3][6:])["event"] == "enqueue"
+        assert len(seen) == 4
     finally:
         server.should_exit = True
         await serving

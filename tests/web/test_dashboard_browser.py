@@ -7,19 +7,17 @@ retried with a click, and a screenshot is kept in tests/artifacts/ (git-ignored)
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.async_api import Page, async_playwright, expect
 
 from pykue import JobState, Queue
 from pykue.web import create_app, create_overview_app
 from tests.helpers import ROOT, delete_prefix
 from tests.test_worker import running
+from tests.web.serving import served
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -27,22 +25,11 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 ARTIFACTS.mkdir(exist_ok=True)
 
 
-@contextlib.asynccontextmanager
-async def served(app: Any) -> AsyncIterator[str]:
-    listener = socket.create_server(("127.0.0.1", 0))  # accepts into its backlog at once
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    serving = asyncio.create_task(server.serve(sockets=[listener]))
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
-    finally:
-        server.should_exit = True
-        await serving
-
-
 @pytest.fixture
 async def dashboard(queue: Queue) -> AsyncIterator[str]:
     await queue.connect()
-    async with served(create_app(queue)) as url:
+    async with served(create_app(queue)) as port:
+        url = f"http://127.0.0.1:{port}/"
         yield url
 
 
@@ -151,7 +138,8 @@ async def test_the_overview_lists_queues_and_opens_each(
         await queue.create("render", {}).save()
         await other.add_bulk([other.create("mail", {}) for _ in range(2)])
         await other.create("mail", {}, delay=600).save()
-        async with served(create_overview_app([queue, other])) as url:
+        async with served(create_overview_app([queue, other])) as port:
+            url = f"http://127.0.0.1:{port}/"
             await page.goto(url)
             row = page.locator(f'tr[data-prefix="{other.keys.prefix}"]')
             await expect(row.locator('[data-count="inactive"]')).to_have_text("2")
@@ -172,3 +160,62 @@ async def test_the_overview_lists_queues_and_opens_each(
     finally:
         await other.close()
         delete_prefix(raw, other.keys.prefix)
+
+
+async def test_job_text_cannot_reorder_the_page_and_odd_jobs_still_list(
+    queue: Queue, raw: Any, dashboard: str, page: Page
+) -> None:
+    """A U+202E in data or an error is shown escaped (bidi-isolated besides); a job whose
+    created_at is past the browser's Date range, or whose hash is corrupt, does not
+    empty the list: each shows as a row."""
+    rtl = await queue.create("render", {"name": "\u202eevil.exe"}).save()
+    far = await queue.create("render", {}).save()
+    corrupt = await queue.create("render", {}).save()
+    raw.hset(queue.keys.job(far.id), "created_at", str(9 * 10**15))
+    raw.hset(queue.keys.job(corrupt.id), "data", "not json")
+    await queue.set_state(rtl.id, "failed")
+    raw.hset(queue.keys.job(rtl.id), "error", "bad name \u202eexe.txt")
+    await page.goto(dashboard)
+
+    await page.locator('[data-state-tab="inactive"]').click()
+    for job in (far, corrupt):
+        await expect(page.locator(f'[data-job-id="{job.id}"]')).to_be_visible()
+    row = page.locator(f'[data-job-id="{corrupt.id}"]')
+    await expect(row).to_have_attribute("data-corrupt", "true")
+    await expect(row).to_contain_text("Corrupt job: data is not JSON")
+    await expect(page.locator(f'[data-job-id="{far.id}"]')).to_contain_text("invalid time")
+
+    await page.locator('[data-state-tab="failed"]').click()
+    failed = page.locator(f'[data-job-id="{rtl.id}"]')
+    await expect(failed).to_contain_text("bad name \\u202eexe.txt")
+    await failed.click()
+    panel = page.locator("#job-panel")
+    await expect(panel).to_contain_text("\\u202eevil.exe")
+    assert "\u202e" not in await page.locator("body").inner_text()
+    isolated = await page.evaluate(
+        "[...document.querySelectorAll('.job-error, #job-panel pre')]"
+        ".map((e) => getComputedStyle(e).unicodeBidi)"
+    )
+    assert isolated
+    assert set(isolated) == {"isolate"}
+
+
+async def test_with_token_reads_the_page_asks_for_the_token(queue: Queue, page: Page) -> None:
+    job = await queue.create("render", {"who": "only with the token"}).save()
+    await queue.connect()
+    async with served(create_app(queue, token="s3cret", token_reads=True)) as port:
+        url = f"http://127.0.0.1:{port}/"
+        await page.goto(url)
+        form = page.locator("#token-form")
+        await expect(form).to_be_visible()
+        await expect(page.locator('[data-count="inactive"]')).to_have_text("\u2013")  # no count
+        await page.locator("#token-input").fill("s3cret")
+        await form.get_by_role("button", name="Save").click()
+        await expect(page.locator('[data-count="inactive"]')).to_have_text("1")
+        await expect(page.locator("#live")).to_have_text("Live")  # events, token in the URL
+        await page.goto(f"{url}#job/{job.id}")
+        await expect(page.locator("#job-panel")).to_contain_text("only with the token")
+        # a change made elsewhere arrives through the event stream
+        await queue.create("render", {}).save()
+        await expect(page.locator('[data-count="inactive"]')).to_have_text("2")
+        await page.close()  # its event stream would hold the server's shutdown up

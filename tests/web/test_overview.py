@@ -35,7 +35,7 @@ async def queues(redis_url: str, prefix: str, raw: redis.Redis) -> AsyncIterator
 @contextlib.asynccontextmanager
 async def client(app: Any) -> AsyncIterator[httpx2.AsyncClient]:
     transport = httpx2.ASGITransport(app=app)
-    async with httpx2.AsyncClient(transport=transport, base_url="http://pykue") as api:
+    async with httpx2.AsyncClient(transport=transport, base_url="http://localhost") as api:
         yield api
 
 

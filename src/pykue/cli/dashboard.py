@@ -53,6 +53,19 @@ def is_loopback(host: str) -> bool:
     show_envvar=True,
     help="Require 'Authorization: Bearer TOKEN' for every change (POST/PUT/DELETE).",
 )
+@click.option(
+    "--token-reads",
+    is_flag=True,
+    help="Require the token for reads too (job data, /events, /metrics); needs --token.",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    metavar="NAME",
+    multiple=True,
+    help="A host name the dashboard may be reached by, besides loopback names, IP "
+    "addresses and --host (repeatable; '*': any, e.g. behind a proxy that checks it).",
+)
 @click.option("--access-log", is_flag=True, help="Log every request.")
 @params.many_queues("Serve an overview of", "each one's own dashboard under q/PREFIX/")
 @click.pass_obj
@@ -61,6 +74,8 @@ def dashboard(
     host: str,
     port: int,
     token: str | None,
+    token_reads: bool,
+    allow_hosts: tuple[str, ...],
     access_log: bool,
     prefixes: list[str] | None,
     shards: int | None,
@@ -69,21 +84,27 @@ def dashboard(
     overview of several queues (--queues, --shards) that asks each queue on its own
     and adds the counts up.
 
-    Prints the URL on stdout once it is listening.
+    Requests whose Host header is not a loopback name, an IP address, --host or an
+    --allow-host name are refused (DNS rebinding), and so are writes a browser marks as
+    cross-site or that are not JSON. Prints the URL on stdout once it is listening.
     """
     token = token or None
+    if token_reads and token is None:
+        raise click.UsageError("--token-reads needs --token (or PYKUE_DASHBOARD_TOKEN)")
+    settings = {"token": token, "token_reads": token_reads, "allowed_hosts": [host, *allow_hosts]}
     queues = many_queues(options, prefixes, shards)
     if queues is None:
         queue = options.queue()
         queues, what = [queue], f"queue '{queue.keys.prefix}'"
-        app = load_create_app()(queue, token=token)
+        app = load_create_app()(queue, **settings)
     else:
         what = f"{len(queues)} queues"
-        app = load_create_app("create_overview_app")(queues, token=token)
-    if token is None and not is_loopback(host):
+        app = load_create_app("create_overview_app")(queues, **settings)
+    if not is_loopback(host):
+        unguarded = "has no --token: anyone who can reach it can change jobs; " if not token else ""
         say(
-            f"{PROG}: warning: the dashboard on {host} has no --token: anyone who can reach "
-            "it can change jobs",
+            f"{PROG}: warning: the dashboard on {host} {unguarded}it answers only for IP "
+            "addresses and loopback names: add --allow-host NAME for each name it is reached by",
             err=True,
         )
     sock = bind(host, port)

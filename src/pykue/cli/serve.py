@@ -11,16 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Send
 
 from .base import CliError
 
 AppFactory = Callable[..., Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
 GRACE = 2  # seconds open connections (the dashboard's event stream) get at shutdown
 
 

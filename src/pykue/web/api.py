@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from typing import Any
 
@@ -25,22 +26,36 @@ def queue_of(request: Request) -> Queue:
     return queue
 
 
-def require_token(request: Request) -> None:
-    token = request.app.state.pykue_token
-    if token and request.headers.get("authorization") != f"Bearer {token}":
-        raise HTTPException(401, "this dashboard needs its token: Authorization: Bearer <token>")
+def authorize(request: Request) -> None:
+    """With a token, writes (and with ``token_reads`` reads too) need
+    ``Authorization: Bearer <token>``; the event stream may carry it as ``?token=``
+    instead, since a browser's EventSource cannot send headers."""
+    token: str | None = request.app.state.pykue_token
+    if not token or (request.method in ("GET", "HEAD") and not request.app.state.pykue_token_reads):
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        given = (
+            request.query_params.get("token", "") if request.url.path.endswith("/events") else ""
+        )
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise HTTPException(
+            401,
+            "this dashboard needs its token: Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 def job_id(text: str) -> int:
     if not ID.fullmatch(text) or int(text) == 0:
-        raise InvalidJob(f"job id must be a positive whole number, got {text!r}")
+        raise InvalidJob(f"job id must be a positive whole number, got {shown(text)}")
     return int(text)
 
 
 def span(text: str) -> tuple[int, int]:
     match = SPAN.fullmatch(text)
     if match is None:
-        raise InvalidJob(f"range must look like FROM..TO (e.g. 0..49), got {text!r}")
+        raise InvalidJob(f"range must look like FROM..TO (e.g. 0..49), got {shown(text)}")
     start, stop = int(match[1]), int(match[2])
     if stop < start or stop - start >= PAGE_LIMIT:
         raise InvalidJob(f"range {text} must go up and hold at most {PAGE_LIMIT} jobs")
@@ -49,13 +64,13 @@ def span(text: str) -> tuple[int, int]:
 
 def state_name(text: str) -> str:
     if text not in STATES:
-        raise InvalidJob(f"unknown state {text!r}; use one of {', '.join(STATES)}")
+        raise InvalidJob(f"unknown state {shown(text)}; use one of {', '.join(STATES)}")
     return text
 
 
 def order_name(text: str) -> str:
     if text not in ("asc", "desc"):
-        raise InvalidJob(f"order must be asc or desc, got {text!r}")
+        raise InvalidJob(f"order must be asc or desc, got {shown(text)}")
     return text
 
 
@@ -63,8 +78,8 @@ def dicts(jobs: list[Job]) -> list[dict[str, Any]]:
     return [job.to_dict() for job in jobs]
 
 
-router = APIRouter()
-write = [Depends(require_token)]
+router = APIRouter(dependencies=[Depends(authorize)])
+open_routes = APIRouter()  # what the page needs before it can ask for the token
 
 
 @router.get("/stats")
@@ -72,8 +87,8 @@ async def kue_stats(request: Request) -> dict[str, int]:
     queue = queue_of(request)
     counts = await queue.counts()
     totals = await stats.read_totals(queue)
-    shown = {f"{state}Count": counts[state] for state in STATES}
-    return {**shown, "workTime": totals.work_time_ms}
+    by_state = {f"{state}Count": counts[state] for state in STATES}
+    return {**by_state, "workTime": totals.work_time_ms}
 
 
 @router.get("/job/types")
@@ -142,7 +157,7 @@ async def jobs_of_type(
     return dicts(found)
 
 
-@router.post("/job", dependencies=write, status_code=201)
+@router.post("/job", status_code=201)
 async def create_jobs(request: Request) -> Any:
     queue = queue_of(request)
     try:
@@ -182,7 +197,7 @@ def build_job(queue: Queue, item: object) -> Job:
     return queue.create(item["type"], item.get("data"), **options)
 
 
-@router.put("/job/{id_text}/state/{state}", dependencies=write)
+@router.put("/job/{id_text}/state/{state}")
 async def set_state(request: Request, id_text: str, state: str) -> dict[str, str]:
     target = state_name(state)
     if target == JobState.ACTIVE.value:
@@ -191,21 +206,21 @@ async def set_state(request: Request, id_text: str, state: str) -> dict[str, str
     return {"message": "job state updated"}
 
 
-@router.put("/job/{id_text}/priority/{priority}", dependencies=write)
+@router.put("/job/{id_text}/priority/{priority}")
 async def set_priority(request: Request, id_text: str, priority: str) -> dict[str, str]:
     value: int | str = int(priority) if re.fullmatch(r"-?[0-9]{1,12}", priority) else priority
     await queue_of(request).set_priority(job_id(id_text), value)
     return {"message": "job priority updated"}
 
 
-@router.delete("/job/{id_text}", dependencies=write)
+@router.delete("/job/{id_text}")
 async def remove(request: Request, id_text: str) -> dict[str, str]:
     found = job_id(id_text)
     await queue_of(request).remove(found)
     return {"message": f"job {found} removed"}
 
 
-@router.post("/job/{id_text}/retry", dependencies=write)
+@router.post("/job/{id_text}/retry")
 async def retry(request: Request, id_text: str) -> dict[str, str]:
     found = job_id(id_text)
     await queue_of(request).retry(found)
@@ -226,13 +241,13 @@ async def types(request: Request) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/types/{job_type}/pause", dependencies=write)
+@router.post("/types/{job_type}/pause")
 async def pause(request: Request, job_type: str) -> dict[str, Any]:
     await queue_of(request).pause(job_type)
     return {"type": job_type, "paused": True}
 
 
-@router.post("/types/{job_type}/resume", dependencies=write)
+@router.post("/types/{job_type}/resume")
 async def resume(request: Request, job_type: str) -> dict[str, Any]:
     await queue_of(request).resume(job_type)
     return {"type": job_type, "paused": False}
@@ -249,10 +264,11 @@ async def prometheus(request: Request) -> PlainTextResponse:
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
-@router.get("/config")
+@open_routes.get("/config")
 async def config(request: Request) -> dict[str, Any]:
-    return {
+    found = {
         "tokenRequired": bool(request.app.state.pykue_token),
         "prefix": queue_of(request).keys.prefix,
         "overview": request.app.state.pykue_overview,
     }
+    return found | ({"tokenReads": True} if request.app.state.pykue_token_reads else {})

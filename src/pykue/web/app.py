@@ -8,27 +8,41 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from importlib.resources import files
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 
 from ..connection import close_client, finish_closing, streams_of
-from ..errors import ConnectionFailed, InvalidJob, InvalidState, JobNotFound, LeaseLost, PykueError
+from ..errors import (
+    ConnectionFailed,
+    InvalidJob,
+    InvalidState,
+    JobNotFound,
+    LeaseLost,
+    PykueError,
+    shown,
+)
 from ..job import loads
 from ..queue import Queue
-from .api import router
+from .api import authorize, open_routes, router
+from .guard import Guard, internal_error
+from .schema import document
 
 log = logging.getLogger("pykue")
 STATIC = files("pykue.web") / "static"
 KEEPALIVE_MS = 15_000
+BODY_PAYLOADS = 4  # a request body may hold this many times the queue's max_payload
+RETRY_AFTER = {"Retry-After": "1"}  # seconds; on every 503 (Redis out of reach)
 # Status code for each pykue error a route can raise; the message is the error's own.
 STATUS = {
     JobNotFound: 404,
@@ -39,24 +53,51 @@ STATUS = {
 }
 
 
-def create_app(queue: Queue, *, token: str | None = None, overview: str | None = None) -> FastAPI:
+def create_app(
+    queue: Queue,
+    *,
+    token: str | None = None,
+    overview: str | None = None,
+    allowed_hosts: Iterable[str] = (),
+    token_reads: bool = False,
+) -> FastAPI:
     """A dashboard and JSON API for ``queue``. With ``token``, write routes need
-    ``Authorization: Bearer <token>``. ``overview``: the URL of a dashboard over several
-    queues that this one is part of, for the page to link back to."""
+    ``Authorization: Bearer <token>``, and with ``token_reads`` every read too (the
+    page, its script and ``/config`` excepted). ``overview``: the URL of a dashboard
+    over several queues that this one is part of, for the page to link back to.
+    ``allowed_hosts``: names besides loopback ones and IP literals that the Host header
+    may carry (``"*"``: any), see ``pykue.web.guard``."""
     app = FastAPI(title="pykue", summary="Jobs of one pykue queue: Kue's JSON API and more")
+    keep_settings(app, token, token_reads)
     app.state.pykue_queue = queue
-    app.state.pykue_token = token or None
     app.state.pykue_overview = overview
     app.include_router(router)
-    app.add_api_route("/events", events, methods=["GET"], include_in_schema=True)
+    app.include_router(open_routes)
+    app.add_api_route("/events", events, methods=["GET"], dependencies=[Depends(authorize)])
     app.add_api_route("/", dashboard, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    install_error_handlers(app)
+    guard(app, allowed_hosts, BODY_PAYLOADS * queue.max_payload)
     return app
 
 
+def keep_settings(app: FastAPI, token: str | None, token_reads: bool) -> None:
+    if token_reads and not token:
+        raise InvalidJob("token_reads=True needs a token")
+    app.state.pykue_token = token or None
+    app.state.pykue_token_reads = bool(token_reads)
+
+
+def guard(app: FastAPI, allowed_hosts: Iterable[str], max_body: int) -> None:
+    """The guard middleware, JSON errors and the true OpenAPI document: what the
+    dashboard and the overview share."""
+    hosts = [allowed_hosts] if isinstance(allowed_hosts, str) else list(allowed_hosts)
+    app.add_middleware(Guard, max_body=max_body, hosts=hosts, router=app.router)
+    install_error_handlers(app)
+    document(app)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error answers JSON ``{"error": message}``."""
+    """Every error answers JSON ``{"error": message}``, the unexpected ones too."""
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -70,14 +111,27 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PykueError)
     async def pykue_error(request: Request, exc: PykueError) -> JSONResponse:
-        status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
+        status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), None)
+        if status is None:
+            return await crashed(request, exc)
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        return JSONResponse({"error": message}, status)
+        return JSONResponse(
+            {"error": message}, status, headers=RETRY_AFTER if status == 503 else None
+        )
 
     @app.exception_handler(RedisError)
     async def redis_down(request: Request, exc: RedisError) -> JSONResponse:
+        if not isinstance(exc, RedisConnectionError | RedisTimeoutError):
+            return await crashed(request, exc)  # Redis answered, with an error
         log.warning("pykue web: %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse({"error": f"Redis cannot be reached: {exc}"}, 503)
+        return JSONResponse({"error": f"Redis cannot be reached: {exc}"}, 503, headers=RETRY_AFTER)
+
+
+async def crashed(request: Request, exc: Exception) -> JSONResponse:
+    """500 for an error a handler caught that is not the client's fault nor an outage;
+    anything else unexpected the guard answers the same way."""
+    log.error("pykue web: %s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": internal_error(exc)}, 500)
 
 
 async def dashboard() -> FileResponse:
@@ -117,7 +171,14 @@ async def stream_events(queue: Queue, request: Request, position: str) -> AsyncI
                 continue
             for raw_id, fields in reply[0][1]:
                 position = raw_id.decode()
-                yield f"id: {position}\ndata: {orjson.dumps(event_json(fields)).decode()}\n\n"
+                try:
+                    data = orjson.dumps(event_json(fields)).decode()
+                except (ValueError, TypeError) as exc:  # an entry pykue did not write
+                    log.warning("pykue web: event %s skipped: %s", position, shown(str(exc)))
+                    # an id with no data moves the browser's Last-Event-ID past it
+                    yield f"id: {position}\n\n"
+                    continue
+                yield f"id: {position}\ndata: {data}\n\n"
     finally:
         await close_client(client)  # also a Sentinel client's sentinels
         await finish_closing(streams)

@@ -9,10 +9,10 @@ still show. Each queue's full dashboard and JSON API is mounted at ``q/PREFIX/``
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
@@ -23,13 +23,20 @@ from ..errors import ConnectionFailed, InvalidJob, shown
 from ..keys import STATES
 from ..queue import Queue
 from ..sharded import MAX_SHARDS as MAX_QUEUES
-from .app import STATIC, create_app, install_error_handlers
+from .api import authorize
+from .app import BODY_PAYLOADS, RETRY_AFTER, STATIC, create_app, guard, keep_settings
 
 
-def create_overview_app(queues: Sequence[Queue], *, token: str | None = None) -> FastAPI:
+def create_overview_app(
+    queues: Sequence[Queue],
+    *,
+    token: str | None = None,
+    allowed_hosts: Iterable[str] = (),
+    token_reads: bool = False,
+) -> FastAPI:
     """A dashboard over ``queues`` (a list of Queues with distinct prefixes, e.g. a
-    ShardedQueue's ``shards``). With ``token``, write routes of every queue need
-    ``Authorization: Bearer <token>``."""
+    ShardedQueue's ``shards``). ``token``, ``token_reads`` and ``allowed_hosts`` are
+    ``create_app``'s, for the overview and every queue's own dashboard."""
     if not isinstance(queues, Sequence) or not all(isinstance(q, Queue) for q in queues):
         raise InvalidJob("create_overview_app takes a list of Queues")
     if not 1 <= len(queues) <= MAX_QUEUES:
@@ -39,16 +46,21 @@ def create_overview_app(queues: Sequence[Queue], *, token: str | None = None) ->
     if twice:
         raise InvalidJob(f"each queue must have its own prefix; given twice: {shown(twice)}")
     app = FastAPI(title="pykue", summary="Several pykue queues, each with its own JSON API")
+    keep_settings(app, token, token_reads)
     app.state.pykue_queues = list(queues)
-    app.state.pykue_token = token or None
-    app.add_api_route("/queues", queue_list, methods=["GET"])
-    app.add_api_route("/stats", summed_stats, methods=["GET"])
+    hosts = [allowed_hosts] if isinstance(allowed_hosts, str) else list(allowed_hosts)
+    needs_token = [Depends(authorize)]
+    app.add_api_route("/queues", queue_list, methods=["GET"], dependencies=needs_token)
+    app.add_api_route("/stats", summed_stats, methods=["GET"], dependencies=needs_token)
     app.add_api_route("/config", config, methods=["GET"])
     app.add_api_route("/", page, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for queue in queues:
-        app.mount(f"/q/{queue.keys.prefix}", create_app(queue, token=token, overview="../../"))
-    install_error_handlers(app)
+        each = create_app(
+            queue, token=token, overview="../../", allowed_hosts=hosts, token_reads=token_reads
+        )
+        app.mount(f"/q/{queue.keys.prefix}", each)
+    guard(app, hosts, BODY_PAYLOADS * max(queue.max_payload for queue in queues))
     return app
 
 
@@ -80,7 +92,7 @@ async def gather_stats(request: Request) -> list[dict[str, Any]]:
 def summed(found: list[dict[str, Any]]) -> dict[str, int]:
     reached = [entry for entry in found if "error" not in entry]
     if not reached:
-        raise HTTPException(503, found[0]["error"])
+        raise HTTPException(503, found[0]["error"], headers=RETRY_AFTER)
     total = stats.add_counts(entry["counts"] for entry in reached)
     return {**total, "workTime": sum(entry["workTime"] for entry in reached)}
 
@@ -103,10 +115,11 @@ async def summed_stats(request: Request) -> dict[str, int]:
 
 async def config(request: Request) -> dict[str, Any]:
     queues: list[Queue] = request.app.state.pykue_queues
-    return {
+    found = {
         "tokenRequired": bool(request.app.state.pykue_token),
         "prefixes": [queue.keys.prefix for queue in queues],
     }
+    return found | ({"tokenReads": True} if request.app.state.pykue_token_reads else {})
 
 
 async def page() -> FileResponse:

@@ -34,6 +34,8 @@ const ui = {
   // job id -> latest percent from the event stream: fresher than a list fetched meanwhile
   progress: new Map(),
   minutes: [],
+  tokenReads: false, // reads need the token too (pykue dashboard --token-reads)
+  events: null, // the EventSource
 };
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -52,9 +54,15 @@ function el(tag, attrs = {}, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : String(value));
   }
-  node.append(...present(children.flat()).map((c) => (c instanceof Node ? c : String(c))));
+  node.append(...present(children.flat()).map((c) => (c instanceof Node ? c : visible(String(c)))));
   return node;
 }
+
+// Bidirectional controls (U+202E...) in job text would reorder what follows them on
+// screen: they are shown as escapes instead.
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const visible = (text) =>
+  text.replace(BIDI, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
 const present = (items) => items.filter((c) => c != null && c !== false);
 
@@ -68,8 +76,13 @@ function later(name, fn, ms) {
   }, ms);
 }
 
+// A Date holds ±8.64e15 ms; a time beyond it (a corrupt or hand-written job) must not
+// throw "Invalid time value" and empty the whole list.
+const isTime = (ms) => typeof ms === "number" && Math.abs(ms) <= 8.64e15;
+
 function formatTime(ms) {
   if (!ms) return "—";
+  if (!isTime(ms)) return `invalid time (${ms})`;
   return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
 }
 
@@ -83,6 +96,7 @@ function ago(ms) {
 
 function timeEl(ms) {
   if (!ms) return el("span", { class: "muted" }, "—");
+  if (!isTime(ms)) return el("span", { class: "muted", title: String(ms) }, "invalid time");
   return el("time", { datetime: new Date(ms).toISOString(), title: formatTime(ms), "data-ms": ms },
     ago(ms));
 }
@@ -111,9 +125,10 @@ function showMessage(text, kind = "info") {
 async function api(method, path) {
   const headers = { Accept: "application/json" };
   const token = sessionStorage.getItem(TOKEN_KEY);
-  if (method !== "GET" && token) headers.Authorization = `Bearer ${token}`;
+  if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch(path, { method, headers });
   const body = await response.json().catch(() => null); // a proxy's HTML error page, say
+  if (response.status === 401) askToken(); // a write, or any read with --token-reads
   if (!response.ok) {
     const error = new Error(body?.error || `${response.status} ${response.statusText}`);
     error.status = response.status;
@@ -129,7 +144,6 @@ async function act(method, path, describe = (body) => body?.message || "Done") {
     refreshAll();
   } catch (err) {
     showMessage(err.message, "error");
-    if (err.status === 401) askToken();
   }
 }
 
@@ -148,6 +162,8 @@ function setupToken(required) {
     sessionStorage.setItem(TOKEN_KEY, input.value.trim());
     $$(".message.error").forEach((m) => m.remove()); // most likely the 401 it answers
     showMessage(input.value.trim() ? "Token saved for this tab" : "Token cleared", "ok");
+    refreshAll();
+    if (ui.tokenReads) connectEvents(); // the stream carries the token in its URL
   });
 }
 
@@ -309,17 +325,19 @@ function stateTime(job) {
 function jobRow(job) {
   const priority = priorityName(job.priority);
   const attrs = { href: `#job/${job.id}`, class: "job-row", "data-job-id": job.id,
-    "data-state": job.state };
+    "data-state": job.state, "data-corrupt": job.corrupt ? "true" : null };
   return el("a", attrs,
     el("span", { class: "job-id" }, `#${job.id}`),
-    el("span", { class: "job-type" }, job.type),
+    el("span", { class: "job-type" }, job.type,
+      job.corrupt && el("span", { class: "badge corrupt" }, "corrupt")),
     el("span", { class: "job-meta" },
       el("span", { class: `prio prio-${priority}` }, priority),
       el("span", { title: "attempts made / allowed" },
         `${job.attempts?.made ?? 0}/${job.attempts?.max ?? 1}`),
       timeEl(stateTime(job))),
     progressBar(percentOf(job), `Progress of job ${job.id}`),
-    job.state === "failed" && job.error && el("span", { class: "job-error" }, job.error));
+    job.state === "failed" && job.error && el("span", { class: "job-error" }, job.error),
+    job.corrupt && el("span", { class: "job-corrupt" }, `Corrupt job: ${job.corrupt}`));
 }
 
 function progressBar(percent, label) {
@@ -455,7 +473,8 @@ function section(title, ...body) {
 function facts(job) {
   const ended = job.completed_at || job.failed_at;
   return present([
-    ["State", job.state],
+    job.corrupt && ["Corrupt", job.corrupt],
+    ["State", job.state ?? "unknown"],
     ["Priority", `${priorityName(job.priority)} (${job.priority})`],
     ["Attempts", `${job.attempts?.made ?? 0} of ${job.attempts?.max ?? 1}`],
     ["Stalls", String(job.stalls ?? 0)],
@@ -506,7 +525,12 @@ function panelActions(job) {
 // ---------------------------------------------------------------- live events
 
 function connectEvents() {
-  const source = new EventSource("events");
+  ui.events?.close();
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  // EventSource cannot send headers: with --token-reads the token goes in the URL
+  const url = ui.tokenReads && token ? `events?token=${encodeURIComponent(token)}` : "events";
+  const source = new EventSource(url);
+  ui.events = source;
   const live = $("#live");
   source.onopen = () => {
     live.dataset.status = "live";
@@ -517,7 +541,9 @@ function connectEvents() {
     live.dataset.status = "down";
     live.textContent = "Reconnecting…";
     // the browser retries by itself, except after an HTTP error answer: then we do
-    if (source.readyState === EventSource.CLOSED) setTimeout(connectEvents, 5000);
+    if (source.readyState === EventSource.CLOSED) {
+      setTimeout(() => ui.events === source && connectEvents(), 5000);
+    }
   };
   source.onmessage = (message) => {
     let ev = null;
@@ -653,6 +679,7 @@ async function start() {
   bindControls();
   try {
     const config = await api("GET", "config");
+    ui.tokenReads = Boolean(config.tokenReads);
     setupToken(Boolean(config.tokenRequired));
     $("#queue-prefix").textContent = config.prefix || "";
     if (config.overview) {

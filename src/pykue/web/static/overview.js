@@ -4,6 +4,7 @@
 
 const STATES = ["inactive", "active", "complete", "failed", "delayed"];
 const REFRESH_MS = 2000;
+const TOKEN_KEY = "pykue.token"; // the same key as each queue's dashboard: one origin
 
 function cell(tag, text, className) {
   const node = document.createElement(tag);
@@ -53,8 +54,12 @@ function totalRow(all, unreachable) {
 async function refresh() {
   const live = document.getElementById("live");
   try {
-    const response = await fetch("queues", { headers: { Accept: "application/json" } });
+    const headers = { Accept: "application/json" };
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const response = await fetch("queues", { headers });
     const body = await response.json().catch(() => null);
+    document.getElementById("token-form").hidden = response.status !== 401;
     if (!response.ok) throw new Error(body?.error || `${response.status} ${response.statusText}`);
     document.getElementById("queues-body").replaceChildren(...body.queues.map(queueRow));
     document.getElementById("queues-total").replaceChildren(totalRow(body.all, body.unreachable));
@@ -66,5 +71,10 @@ async function refresh() {
   }
 }
 
+document.getElementById("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, document.getElementById("token-input").value.trim());
+  refresh();
+});
 refresh();
 setInterval(refresh, REFRESH_MS);
