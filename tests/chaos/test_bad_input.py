@@ -680,6 +680,9 @@ API_CASES = [
             ("5000 digits", (HUGE,), "about 5000 digits"),
             ("NaN data", (50, 100, {"a": float("nan")}), "NaN"),
             ("unserialisable data", (50, 100, {1, 2}), "not JSON-serialisable"),
+            ("total 5e-324", (50, 5e-324), "out of range"),
+            ("data over max_payload", (50, 100, {"blob": BIG}), "over the limit of 1048576"),
+            ("data lone surrogate", (50, 100, {"a": "\udcff"}), "surrogates"),
         ]
     ),
     api(
@@ -687,6 +690,43 @@ API_CASES = [
         lambda q, ids: on_job(q, ids["inactive"], lambda job: job.log(b"bytes")),
         InvalidJob,
         "must be a string",
+    ),
+    api(
+        "log lone surrogate",
+        lambda q, ids: on_job(q, ids["inactive"], lambda job: job.log("\udcff")),
+        InvalidJob,
+        "not valid text",
+    ),
+    api(
+        "log 10 MB",
+        lambda q, ids: on_job(q, ids["inactive"], lambda job: job.log(BIG)),
+        InvalidJob,
+        "over the limit of 1048576",
+    ),
+    api(
+        "log format without its argument",
+        lambda q, ids: on_job(q, ids["inactive"], lambda job: job.log("100%", 5)),
+        InvalidJob,
+        "does not take",
+    ),
+    *(
+        api(
+            f"save_timeout {shown}",
+            lambda q, _, v=value: other_queue(q, save_timeout=v),
+            InvalidJob,
+            "save_timeout must be",
+        )
+        for shown, value in {
+            "0": 0,
+            "-1": -1,
+            "NaN": float("nan"),
+            "Infinity": float("inf"),
+            "string": "5",
+            "None": None,
+            "bool": True,
+            "5000 digits": HUGE,
+            "3601": 3601,
+        }.items()
     ),
 ]
 
@@ -797,7 +837,9 @@ CLI_CASES = [
         2,
         "not a number",
     ),
-    cli("file 10 MB line", ["enqueue", "email", "--file", "$TEN_MB_LINE"], 2, "over 1048576"),
+    cli(
+        "file 10 MB line", ["enqueue", "email", "--file", "$TEN_MB_LINE"], 2, "longer than 4194304"
+    ),
     cli("file NaN line", ["enqueue", "email", "--file", "$NAN_LINE"], 2, "line 2: not valid JSON"),
     cli("file deep line", ["enqueue", "email", "--file", "$DEEP_LINE"], 2, "depth limit"),
     cli("file array line", ["enqueue", "email", "--file", "$ARRAY_LINE"], 2, "line 2: expected"),
@@ -999,31 +1041,27 @@ HTTP_CASES = [
         400,
         "must be JSON",
     ),
-    http("body 10 MB not JSON", "POST", "/job", b"x" * TEN_MB, 400, "must be JSON"),
+    # over the guard's cap (4 x max_payload): refused before the body is parsed
+    http("body 10 MB not JSON", "POST", "/job", b"x" * TEN_MB, 413, "over the limit of 4194304"),
     http(
         "body 10 MB data",
         "POST",
         "/job",
         b'{"type": "email", "data": {"blob": "' + BIG.encode() + b'"}}',
+        413,
+        "over the limit of 4194304",
+    ),
+    http("body 10 MB type", "POST", "/job", {"type": BIG}, 413, "over the limit"),
+    http("body 10 MB field name", "POST", "/job", {"type": "email", BIG: 1}, 413, "over the limit"),
+    http(
+        "body 2 MB data",
+        "POST",
+        "/job",
+        b'{"type": "email", "data": {"blob": "' + BIG[: 2 << 20].encode() + b'"}}',
         400,
         "over the limit of 1048576",
     ),
-    http(
-        "body 10 MB type",
-        "POST",
-        "/job",
-        {"type": BIG},
-        400,
-        "job type 'xxxx",
-    ),
-    http(
-        "body 10 MB field name",
-        "POST",
-        "/job",
-        {"type": "email", BIG: 1},
-        400,
-        "unknown job fields",
-    ),
+    http("body 2 MB type", "POST", "/job", {"type": BIG[: 2 << 20]}, 400, "job type 'xxxx"),
     http("data NaN", "POST", "/job", b'{"type": "email", "data": {"a": NaN}}', 400, "NaN"),
     http(
         "data Infinity", "POST", "/job", b'{"type": "email", "data": {"a": -Infinity}}', 400, "NaN"
@@ -1199,6 +1237,90 @@ HTTP_CASES = [
             ("DELETE", "/job/{inactive}", None, "token with NUL", {"Authorization": "Bearer \x00"}),
         ]
     ),
+    # writes take JSON only, so no HTML form and no no-preflight fetch can send one
+    *(
+        http(f"body as {media}", "POST", "/job", body, 415, "application/json", headers=headers)
+        for media, body, headers in [
+            ("text/plain", json.dumps(job_body()).encode(), {"Content-Type": "text/plain"}),
+            ("form", b"type=email", {"Content-Type": "application/x-www-form-urlencoded"}),
+            (
+                "multipart",
+                b'--b\r\nContent-Disposition: form-data; name="type"\r\n\r\nemail\r\n--b--\r\n',
+                {"Content-Type": "multipart/form-data; boundary=b"},
+            ),
+            ("no type", b'{"type": "email"}', {"Content-Type": ""}),
+        ]
+    ),
+    http(
+        "empty form to retry",
+        "POST",
+        "/job/{failed}/retry",
+        None,
+        415,
+        "application/json",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ),
+    # cross-site requests: what a browser marks a page's request to another site with
+    *(
+        http(f"{method} {path} {shown}", method, path, body, 403, "cross-site", headers=headers)
+        for method, path, body in [
+            ("POST", "/job", job_body()),
+            ("PUT", "/job/{inactive}/state/failed", None),
+            ("DELETE", "/job/{inactive}", None),
+            ("POST", "/job/{failed}/retry", None),
+            ("POST", "/types/email/pause", None),
+        ]
+        for shown, headers in [
+            ("cross-site", {"Sec-Fetch-Site": "cross-site"}),
+            ("same-site", {"Sec-Fetch-Site": "same-site"}),
+            ("foreign Origin", {"Origin": "http://127.0.0.2:8000"}),
+            ("Origin of another port", {"Origin": "http://localhost:1"}),
+            ("Origin null", {"Origin": "null"}),
+        ]
+    ),
+    # DNS rebinding: a name that resolves to this server but is not its own
+    *(
+        http(f"{method} {path} Host {host}", method, path, body, 421, "host", headers=headers)
+        for method, path, body in [
+            ("GET", "/job/{inactive}", None),
+            ("GET", "/events", None),
+            ("GET", "/", None),
+            ("POST", "/job", job_body()),
+            ("DELETE", "/job/{inactive}", None),
+        ]
+        for host, headers in [
+            ("evil.example", {"Host": "evil.example"}),
+            ("with port", {"Host": "evil.example:3000"}),
+            ("localhost suffix", {"Host": "localhost.evil.example"}),
+            ("127 prefix", {"Host": "127.0.0.1.evil.example"}),
+        ]
+    ),
+    *(
+        http(f"Content-Length {shown}", "POST", "/job", None, status, says, headers=headers)
+        for shown, status, says, headers in [
+            ("5000 digits", 413, "over the limit", {"Content-Length": "9" * 5000}),
+            ("not a number", 400, "Content-Length", {"Content-Length": "12x"}),
+        ]
+    ),
+    http("foreign Host OPTIONS", "OPTIONS", "/job/1", None, 421, "host", headers={"Host": "x.y"}),
+    http("OPTIONS of an unknown route", "OPTIONS", "/keys/%2A", None, 404, "Not Found"),
+    # refused values are quoted shortened, however long the segment
+    *(
+        http(f"{method} long {what}", method, path.format(long="x" * 20_000), None, 400, says)
+        for method, what, path, says in [
+            ("GET", "id", "/job/{long}", "positive whole"),
+            ("GET", "log id", "/job/{long}/log", "positive whole"),
+            ("GET", "range", "/jobs/{long}/asc", "FROM..TO"),
+            ("GET", "order", "/jobs/0..9/{long}", "asc or desc"),
+            ("GET", "state", "/jobs/{long}/0..9/asc", "unknown state"),
+            ("GET", "type", "/jobs/{long}/inactive/0..9/asc", "job type"),
+            ("GET", "type count", "/jobs/{long}/inactive/stats", "job type"),
+            ("PUT", "state", "/job/1/state/{long}", "unknown state"),
+            ("PUT", "priority", "/job/1/priority/{long}", "unknown priority"),
+            ("DELETE", "id", "/job/{long}", "positive whole"),
+            ("POST", "type", "/types/{long}/pause", "job type"),
+        ]
+    ),
     # the parametrised GET routes
     *(
         http(
@@ -1275,7 +1397,7 @@ async def web(battery: Battery) -> AsyncIterator[dict[bool, httpx2.AsyncClient]]
             app = create_app(queue, token=TOKEN if guarded else None)
             transport = httpx2.ASGITransport(app=app)
             clients[guarded] = await stack.enter_async_context(
-                httpx2.AsyncClient(transport=transport, base_url="http://pykue")
+                httpx2.AsyncClient(transport=transport, base_url="http://localhost")
             )
         yield clients
 
@@ -1291,8 +1413,11 @@ async def test_http_refuses_bad_input(
         body = json.dumps(body).encode()
     path = case.path.format(**battery.ids) if "{" in case.path else case.path
     client = web[case.status == 401]
+    headers = {"Content-Type": "application/json"} if body is not None else {}
     try:
-        response = await client.request(case.method, path, content=body, headers=case.headers)
+        response = await client.request(
+            case.method, path, content=body, headers=headers | case.headers
+        )
     finally:
         battery.assert_unchanged("the request")
     assert response.status_code == case.status, response.text[:500]
