@@ -179,6 +179,13 @@ def assert_invariants(client: redis.Redis, prefix: str) -> None:
             problems.append(f"job {job_id} is {state} but leased={job_id in leased}")
     for orphan in sorted(leased - ids):
         problems.append(f"lease held for {orphan}, which has no hash")
+    # and no type's index holds a job of another type, or in another state
+    for job_type in client.smembers(keys.types):
+        for state in STATES:
+            for member in client.zrange(keys.type_state(job_type, state), 0, -1):
+                fields = client.hmget(keys.job(int(member)), "type", "state")
+                if fields != [job_type, state]:
+                    problems.append(f"{job_type}'s {state} index holds job {member}: {fields}")
     assert not problems, "state invariants broken:\n" + "\n".join(problems)
 
 

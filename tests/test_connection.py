@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from pykue import Queue
 from pykue.config import Settings
 from pykue.connection import (
     ServerInfo,
@@ -276,3 +277,43 @@ def test_parse_version(text: str, version: tuple[int, ...]) -> None:
 def test_many_host_options_that_do_not_fit_the_url_are_refused(url: str, match: str) -> None:
     with pytest.raises(ConnectionFailed, match=match):
         create_client(url)
+
+
+async def test_rediss_to_a_plain_server_fails_fast_and_says_why(server: RedisServer) -> None:
+    """A TLS handshake sent to a plain server is never answered; redis-py's retries made
+    that a 39 s wait ending in "Timeout connecting". (The bound is the test's own.)"""
+    queue = Queue(url=f"rediss://127.0.0.1:{server.port}", prefix="tls-mismatch")
+    try:
+        with pytest.raises(ConnectionFailed, match="speaks plain Redis without TLS"):
+            await asyncio.wait_for(queue.connect(), 15)
+    finally:
+        await queue.close()
+
+
+async def test_timeouts_follow_the_lease(server: RedisServer) -> None:
+    """A reply may take a third of the lease (so a call on a dead connection is resent on
+    a fresh one while the lease holds); a blocking client adds its longest block (and a
+    second at least)."""
+    queue = Queue(url=server.url, prefix="timeouts", lease=1.5)
+    default = Queue(url=server.url, prefix="timeouts")
+    try:
+        await queue.connect()
+        await default.connect()
+        blocking = queue.new_client()
+        options = {
+            name: q.connection_pool.connection_kwargs  # type: ignore[union-attr]
+            for name, q in [
+                ("q", queue.client),
+                ("blocking", blocking),
+                ("default", default.client),
+            ]
+        }
+        assert options["q"]["socket_timeout"] == pytest.approx(0.5)
+        assert options["q"]["health_check_interval"] == pytest.approx(1.5)
+        assert options["blocking"]["socket_timeout"] == pytest.approx(16.0)
+        assert options["default"]["socket_timeout"] == pytest.approx(10.0)
+        assert options["q"]["socket_connect_timeout"] <= 5.0
+        await blocking.aclose()
+    finally:
+        await queue.close()
+        await default.close()

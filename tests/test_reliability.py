@@ -164,3 +164,28 @@ async def test_event_reader_survives_an_error_reply_to_its_read(
     await queue.create("after", {}).save()
     async with running(queue):
         await asyncio.wait_for(completed.wait(), 20)
+
+
+async def test_a_claim_sent_with_acks_that_err_is_honoured(queue: Queue, raw: redis.Redis) -> None:
+    """A worker sends the completions of the jobs that ended with its next claim, in one
+    round trip. When those err, the claim ran all the same: the jobs it took must start
+    at once, not sit active until their lease expires and count a stall. (Here job 0's
+    handler overwrites the per-minute counters with strings, so its completion errs with
+    WRONGTYPE once it has completed the job; job 1's handler puts them right.)"""
+    minutes = [queue.keys.minute(int(time.time() // 60) + n) for n in range(2)]
+
+    @queue.process("work", concurrency=1)
+    async def handler(job: Any) -> int:
+        n: int = job.data["n"]
+        if n == 0:
+            for key in minutes:
+                raw.set(key, "not a hash")
+        elif n == 1:
+            raw.delete(*minutes)
+        return n
+
+    jobs = [await queue.create("work", {"n": n}).save() for n in range(3)]
+    async with running(queue):
+        assert [await job.wait(10) for job in jobs] == [0, 1, 2]
+    for job in jobs:
+        assert (await queue.get_job(job.job_id)).stalls == 0

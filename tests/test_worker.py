@@ -664,19 +664,158 @@ async def test_a_worker_carries_on_after_the_server_forgets_its_scripts(
 
 
 async def test_a_loop_dying_of_an_unexpected_error_stops_the_worker_loudly(
-    queue: Queue, raw: redis.Redis, caplog: pytest.LogCaptureFixture
+    queue: Queue, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Carrying on would leave the type unserved without a word; stopping lets a
-    supervisor see it. (Here: a job hash someone overwrote with data that is not JSON.)"""
+    supervisor see it. (Here: an idle claim loop finds the queue's lease made unusable;
+    a corrupt job no longer does it, see the next tests.)"""
 
     @queue.process("work")
     async def handler(job: Any) -> int:
         return 1
 
     job = await queue.create("work", {"n": 1}).save()
-    raw.hset(queue.keys.job(job.job_id), "data", "{not json")
-    with pytest.raises(ValueError, match="unexpected character"):
-        await asyncio.wait_for(queue.run(handle_signals=False), 20)
+    task = asyncio.create_task(queue.run(handle_signals=False))
+    assert await job.wait(10) == 1
+    queue.lease = "soon"  # type: ignore[assignment]
+    await queue.create("other", {}).save()  # nothing for "work": its loop goes idle
+    with pytest.raises(TypeError):
+        await asyncio.wait_for(task, 20)
     stops = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
     assert len(stops) == 1
     assert stops[0].endswith("stops on an unexpected error")
+    queue.lease = 2.0
+
+
+async def test_corrupt_jobs_fail_for_good_and_the_worker_goes_on(
+    queue: Queue, raw: redis.Redis
+) -> None:
+    """Hashes written by hand, by an old version or another tool: each such job fails
+    once, for good ("corrupt job: ..."), and the jobs after it run."""
+    ran: list[int] = []
+
+    @queue.process("work")
+    async def handler(job: Any) -> int:
+        ran.append(job.job_id)
+        return 1
+
+    corruptions: list[dict[str, str | bytes]] = [
+        {"data": "{not json"},
+        {"priority": "high", "attempts_made": "many"},
+        {"data": b'{"name": "\xff\xfe"}'},  # not UTF-8
+        {"type": "someone-else"},
+    ]
+    bad = [await queue.create("work", {"n": n}, attempts=3).save() for n in range(len(corruptions))]
+    for job, fields in zip(bad, corruptions, strict=True):
+        raw.hset(queue.keys.job(job.job_id), mapping=fields)  # type: ignore[arg-type]
+    typeless = await queue.create("work", {"n": "no type"}, attempts=3).save()
+    raw.hdel(queue.keys.job(typeless.job_id), "type")  # the scripts that end it need one
+    bad.append(typeless)
+    good = await queue.create("work", {"n": "good"}).save()
+    async with running(queue) as task:
+        assert await good.wait(10) == 1
+        for job in bad:
+            with pytest.raises(JobFailed, match="corrupt job: "):
+                await job.wait(10)
+        after = await queue.create("work", {"n": "after"}).save()
+        assert await after.wait(10) == 1
+        assert not task.done()
+    assert ran == [good.job_id, after.job_id]
+    for job in bad:
+        stored = await queue.get_job(job.job_id)
+        assert stored.state is JobState.FAILED
+        assert stored.attempts_made == 1  # never retried: it is poison
+        assert len(await queue.get_errors(job.job_id)) == 1
+    raw.hset(queue.keys.job(bad[2].job_id), "data", "{}")  # the fixture's client decodes
+
+
+class StrRaises(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+
+class NotesRaise(Exception):
+    @property
+    def __notes__(self) -> list[str]:  # traceback formatting reads it
+        raise RuntimeError("no notes for you")
+
+
+@pytest.mark.parametrize(
+    ("error", "stored"),
+    [
+        (ValueError("bad name \udcff.txt"), "bad name \\udcff.txt"),
+        (StrRaises(), "StrRaises"),
+        (NotesRaise("formatting fails"), "formatting fails"),
+        (ValueError("x" * 100_000), "x" * (4096 - 9) + "... [cut]"),
+    ],
+    ids=["surrogate", "str-raises", "traceback-raises", "huge"],
+)
+async def test_a_handler_error_that_cannot_be_stored_as_is_still_ends_the_attempt(
+    queue: Queue, error: Exception, stored: str
+) -> None:
+    """The failure path always ends the attempt, once, with what can be said of the error."""
+    calls = 0
+
+    @queue.process("work")
+    async def handler(job: Any) -> None:
+        nonlocal calls
+        calls += 1
+        raise error
+
+    job = await queue.create("work", {}).save()
+    async with running(queue):
+        with pytest.raises(JobFailed) as failed:
+            await job.wait(10)
+    assert calls == 1
+    fresh = await queue.get_job(job.job_id)
+    assert (fresh.state, fresh.error, fresh.attempts_made) == (JobState.FAILED, stored, 1)
+    assert stored[:50] in str(failed.value)
+    [record] = await queue.get_errors(job.job_id)
+    assert record["error"] == stored
+    assert 0 < len(record["traceback"]) <= 65536
+
+
+async def test_a_result_over_max_payload_fails_the_attempt(redis_url: str, prefix: str) -> None:
+    q = Queue(url=redis_url, prefix=prefix, lease=2.0, max_payload=1000)
+
+    @q.process("work")
+    async def handler(job: Any) -> str:
+        return "x" * 2000
+
+    try:
+        job = await q.create("work", {}).save()
+        async with running(q):
+            with pytest.raises(JobFailed, match="result is 2002 bytes, over the limit of 1000"):
+                await job.wait(10)
+    finally:
+        await q.close()
+
+
+async def test_a_job_key_that_is_not_a_hash_stops_neither_claims_nor_the_sweep(
+    queue: Queue, raw: redis.Redis
+) -> None:
+    """A job key overwritten with a string (by hand, by another tool): the claim drops
+    it and the sweep forgets its lease; the jobs after it run (the scripts used to fail
+    with WRONGTYPE on every call that met it)."""
+
+    @queue.process("work")
+    async def handler(job: Any) -> int:
+        return 1
+
+    poison = await queue.create("work", {}).save()
+    key = queue.keys.job(poison.job_id)
+    raw.delete(key)
+    raw.set(key, "not a hash")
+    raw.zadd(queue.keys.leases, {str(poison.job_id): 0})  # as if its worker died long ago
+    raw.zadd(queue.keys.state("delayed"), {str(poison.job_id): 0})  # and were due long ago
+    good = await queue.create("work", {}).save()
+    later = await queue.create("work", {}, delay=0.2).save()  # promoted past the poison
+    async with running(queue):
+        assert await good.wait(10) == 1
+        assert await later.wait(10) == 1
+        assert raw.zscore(queue.keys.state("delayed"), str(poison.job_id)) is None
+        wait_for_sweep = time.monotonic() + 10
+        while raw.zscore(queue.keys.leases, str(poison.job_id)) is not None:
+            assert time.monotonic() < wait_for_sweep, "the sweep never got past it"
+            await asyncio.sleep(0.05)
+    raw.delete(key)

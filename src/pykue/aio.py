@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -45,51 +46,69 @@ class Outage:
     """Says once that Redis went away and once that it came back, however many loops
     of one process notice it (each keeps retrying with its own Backoff)."""
 
-    def __init__(self, who: str) -> None:
-        self.who = who
+    def __init__(
+        self,
+        who: str,
+        lost: str = "cannot reach Redis (%s); retrying until it is back",
+        back: str = "reached Redis again, %.1f s after finding it unreachable",
+    ) -> None:
+        self.who, self.lost, self.back = who, lost, back
         self.since: float | None = None
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException | str) -> None:
         if self.since is None:
             self.since = time.monotonic()
-            log.warning(
-                "pykue: %s cannot reach Redis (%s); retrying until it is back", self.who, exc
-            )
+            log.warning(f"pykue: %s {self.lost}", self.who, exc)
         else:
-            log.debug("pykue: %s still cannot reach Redis (%s)", self.who, exc)
+            log.debug(f"pykue: %s still: {self.lost}", self.who, exc)
 
     def ok(self) -> None:
         if self.since is not None:
-            log.warning(
-                "pykue: %s reached Redis again, %.1f s after finding it unreachable",
-                self.who,
-                time.monotonic() - self.since,
-            )
+            log.warning(f"pykue: %s {self.back}", self.who, time.monotonic() - self.since)
             self.since = None
 
 
-async def within_lease(call: Callable[[], Awaitable[T]], lease: float, what: str) -> T | None:
-    """``call()``'s reply, retried through outages for ``lease`` s; None once given up.
+# Redis refusals that pass by themselves: out of memory under noeviction (OOM), a
+# replica not yet promoted (READONLY), a long script (BUSY), a disk error (MISCONF),
+# too few replicas (NOREPLICAS, MASTERDOWN). Inside a script Redis 6.2 wraps the code
+# ("ERR Error running script ...: -OOM ..."), hence a search, not a prefix match.
+FOR_NOW = re.compile(r"\b(OOM|READONLY|BUSY|MISCONF|NOREPLICAS|MASTERDOWN)\b")
 
-    Past that the lease of the job(s) ``what`` names has expired and the sweep has
-    re-queued them, so giving up keeps at-least-once. An ack resent after it already
-    landed is recognised by its script (same fencing token) and answers success.
+
+def refused_for_now(exc: BaseException) -> bool:
+    """True for a Redis error that retrying later can mend (see FOR_NOW)."""
+    return isinstance(exc, RedisError) and FOR_NOW.search(str(exc)) is not None
+
+
+async def while_held(
+    call: Callable[[], Awaitable[T]], holding: Callable[[], bool], what: str
+) -> T | None:
+    """``call()``'s reply, retried through outages and refusals that pass (out of memory,
+    see FOR_NOW) for as long as ``holding()`` says the job(s) ``what`` names are still
+    this worker's; None once they are not, or for an error retrying cannot mend.
+
+    The worker renews the leases of acks not yet delivered, and a renewal that finds a
+    lease lost (the sweep re-queued the job) ends the holding: a finished job's result
+    is then sent again until it lands instead of being dropped after a lease and run
+    again. An ack resent after it already landed is recognised by its script (same
+    fencing token) and answers success.
     """
-    deadline = time.monotonic() + lease
     backoff = Backoff()
+    said = False
     while True:
         try:
             return await call()
-        except TRANSIENT as exc:
-            if time.monotonic() > deadline:
-                log.error(
-                    "pykue: %s not delivered (%s); re-queued when the lease expires", what, exc
-                )
+        except (*TRANSIENT, RedisError) as exc:
+            if not isinstance(exc, TRANSIENT) and not refused_for_now(exc):
+                log.error("pykue: %s failed (%s); re-queued when the lease expires", what, exc)
                 return None
+            if not holding():
+                log.warning("pykue: %s not delivered (%s): the lease is lost", what, exc)
+                return None
+            if not said:
+                said = True
+                log.warning("pykue: %s waits for Redis (%s); sent again while held", what, exc)
             await backoff.sleep()
-        except RedisError as exc:
-            log.error("pykue: %s failed (%s); re-queued when the lease expires", what, exc)
-            return None
 
 
 def raise_if_cancel_lost() -> None:

@@ -7,6 +7,12 @@ are complete before new ones start. When no claim is coming (the type's queue is
 the worker is stopping) the worker kicks the sender instead, and whatever ends while
 its call is on the wire goes in its next one. complete.lua checks each job's fencing
 token on its own.
+
+An ack that cannot be delivered (Redis away, or out of memory and refusing the result)
+is kept and sent again for as long as the job is still this worker's: the worker renews
+the leases of the acks it holds (``held``) and drops one only when its renewal finds the
+lease lost (``lose``). Dropping it after a lease instead would re-run work that
+succeeded and, once the stalls add up, fail it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .aio import cancel_all, within_lease
+from .aio import cancel_all, while_held
 from .errors import JobNotFound, LeaseLost, raise_for_code
 from .job import Job
 
@@ -32,13 +38,14 @@ class Completion:
     job: Job
     result: bytes
     policy: str
+    lost: bool = False  # a lease renewal found the job no longer this worker's
 
 
 class Completions:
-    def __init__(self, call: Call, lease: float) -> None:
+    def __init__(self, call: Call) -> None:
         self.call = call
-        self.lease = lease
         self.pending: list[Completion] = []
+        self.sending: set[Completion] = set()  # taken, reply not yet in
         self.sender: asyncio.Task[None] | None = None
 
     def complete(self, job: Job, result: bytes, policy: str) -> None:
@@ -53,13 +60,38 @@ class Completions:
 
     def take(self) -> list[Completion]:
         """The next batch to send, for a caller that sends it with ``args`` and reports the
-        reply with ``settled`` (or hands it back with ``put_back``)."""
+        reply with ``landed`` (or hands it back with ``put_back``)."""
         batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+        self.sending.update(batch)
         return batch
 
     def put_back(self, batch: list[Completion]) -> None:
-        self.pending[:0] = batch
+        self.sending.difference_update(batch)
+        self.pending[:0] = [item for item in batch if not item.lost]
         self.kick()
+
+    def landed(self, batch: list[Completion], codes: list[Any]) -> None:
+        """``batch`` was sent by the caller of ``take`` and answered with ``codes``."""
+        self.sending.difference_update(batch)
+        settled(batch, codes)
+
+    def held(self) -> list[Completion]:
+        """The acks not yet delivered whose jobs' leases the worker must keep renewing."""
+        return [*self.pending, *self.sending]
+
+    def lose(self, item: Completion) -> None:
+        """``item``'s lease is lost: another worker may run its job now; never send it
+        (again). One on the wire may have landed before the renewal was read, which then
+        saw the job complete: that is not worth a warning."""
+        if item.lost or item not in self.pending:
+            item.lost = item.lost or item in self.sending
+            return
+        item.lost = True
+        self.pending.remove(item)
+        log.warning(
+            "pykue: job %s lost its lease before its completion was delivered; it runs again",
+            item.job.id,
+        )
 
     async def settle(self) -> None:
         """Return once the sender's batch on the wire (if any) has landed or been given up."""
@@ -73,21 +105,33 @@ class Completions:
         if self.sender is not None:
             await asyncio.wait([self.sender], timeout=timeout)
             await cancel_all([self.sender])
-        if self.pending:
-            log.error("pykue: completion of %s not sent; they will run again", ids(self.pending))
+        left = self.held()
+        if left:
+            log.error("pykue: completion of %s not sent; they will run again", ids(left))
             self.pending.clear()
+            self.sending.clear()
 
     async def send_pending(self) -> None:
         while self.pending:
             await self.send(self.take())
 
     async def send(self, batch: list[Completion]) -> None:
-        """Send one batch, retrying through outages for a lease (see ``within_lease``)."""
-        codes = await within_lease(
-            lambda: self.call("complete", *args(batch)), self.lease, f"completion of {ids(batch)}"
-        )
-        if codes is not None:
-            settled(batch, codes)
+        """Send one batch, again and again while any of its jobs is still held (see
+        ``while_held``); the jobs found lost meanwhile are left out of each resend."""
+
+        def live() -> list[Completion]:
+            return [item for item in batch if not item.lost]
+
+        async def attempt() -> tuple[list[Completion], Any]:
+            sent = live()
+            return sent, (await self.call("complete", *args(sent)) if sent else [])
+
+        try:
+            reply = await while_held(attempt, lambda: bool(live()), f"completion of {ids(batch)}")
+        finally:
+            self.sending.difference_update(batch)
+        if reply is not None:
+            settled(*reply)
 
 
 def args(batch: list[Completion]) -> list[str | bytes | int]:

@@ -26,6 +26,7 @@ from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import AuthenticationError, RedisClusterException
 
+from .aio import cancel_all
 from .config import (
     CLUSTER_SCHEMES,
     SENTINEL_SCHEMES,
@@ -42,8 +43,14 @@ logger = logging.getLogger("pykue")
 MIN_VERSION = (6, 2)
 PROBE_TIMEOUT = 0.5
 CONNECT_TIMEOUT = 5.0
-# Commands that block server-side (BZPOPMIN, XREAD BLOCK) must block for less than this.
+# The longest a reply may take without a lease to follow; with one, a third of it (see
+# call_timeout), so a dead connection is dropped and replaced well within the lease.
 SOCKET_TIMEOUT = 30.0
+MIN_SOCKET_TIMEOUT = 0.2  # below it a busy machine's pauses would pass for dead peers
+# The longest server-side block of a command on a new_client(): the dashboard's event
+# stream XREAD BLOCK (web/app.py KEEPALIVE_MS); the others block for less.
+LONGEST_BLOCK = 15.0
+TLS_SUSPECT_AFTER = 1.0  # see check_server
 HEALTH_CHECK_INTERVAL = 15
 RETRIES = 6
 MAX_CONNECTIONS = 100  # per client; callers beyond it wait up to POOL_TIMEOUT for one
@@ -86,31 +93,55 @@ async def resolve_url(settings: Settings) -> str:
     return await asyncio.to_thread(ensure_embedded, settings.data_dir)
 
 
-def create_client(url: str) -> Client:
+def call_timeout(lease: float | None) -> float:
+    """The longest a reply may take on a client working under ``lease`` seconds: a third
+    of it (at least MIN_SOCKET_TIMEOUT, at most SOCKET_TIMEOUT). A renewal sent every
+    lease/3 that meets a dead connection is then resent on a fresh one while the lease
+    it renews still holds; redis-py resends on timeout, and pykue's calls are safe to
+    resend (fencing tokens, claim request ids, save tokens), but for a log line, which
+    may then be appended twice."""
+    if lease is None:
+        return SOCKET_TIMEOUT
+    return max(MIN_SOCKET_TIMEOUT, min(SOCKET_TIMEOUT, lease / 3))
+
+
+def create_client(
+    url: str, *, lease: float | None = None, block: float = 0.0, blocking: bool = False
+) -> Client:
     """An asyncio client for ``url`` that retries through short outages.
+
+    ``lease``: the lease its calls work under; socket and connect timeouts, TCP
+    keepalive and health checks follow it (see ``call_timeout``), so a half-open
+    connection (a peer gone without a word) is noticed in a third of a lease instead of
+    30 s. ``block``: the longest server-side block of its commands (BLPOP, XREAD BLOCK,
+    WAIT), added to the socket timeout so a blocked read is not cut short; ``blocking``
+    adds LONGEST_BLOCK, for a client of blocking reads (``Queue.new_client``).
 
     Its pool waits for a free connection instead of failing: a busy worker (many
     handlers acking at once) must queue for a connection, not see errors. A cluster
     URL gives redis-py's cluster client, a Sentinel URL a client of the master the
     Sentinels name (asked again after a failover)."""
     retry = redis.asyncio.retry.Retry(ExponentialBackoff(BACKOFF_CAP, BACKOFF_BASE), RETRIES)
+    options = _options(url, lease, block + (LONGEST_BLOCK if blocking else 0.0))
     if url.partition("://")[0] in CLUSTER_SCHEMES + SENTINEL_SCHEMES:
-        return _many_hosts_client(parse_many_hosts(url), retry)
+        return _many_hosts_client(parse_many_hosts(url), retry, options)
     try:
         pool = redis.asyncio.BlockingConnectionPool.from_url(
             url,
             max_connections=MAX_CONNECTIONS,
             timeout=POOL_TIMEOUT,
             retry=retry,
-            **_options(url),
+            **options,
         )
     except ValueError as exc:
         raise _bad_url(url, exc) from None
     return redis.asyncio.Redis.from_pool(pool)
 
 
-def _many_hosts_client(spec: ManyHosts, retry: redis.asyncio.retry.Retry) -> Client:
-    options = _options("redis://")
+def _many_hosts_client(
+    spec: ManyHosts, retry: redis.asyncio.retry.Retry, options: dict[str, Any]
+) -> Client:
+    options = dict(options)
     options.update(username=spec.username, password=spec.password)
     given = dict(spec.options)
     tls: dict[str, Any] = {k: v for k, v in given.items() if k.startswith("ssl_")}
@@ -132,7 +163,7 @@ def _many_hosts_client(spec: ManyHosts, retry: redis.asyncio.retry.Retry) -> Cli
         sentinel_kwargs={
             **sentinel_auth,
             **tls,
-            "socket_connect_timeout": CONNECT_TIMEOUT,
+            "socket_connect_timeout": options["socket_connect_timeout"],
             # a lookup asks the next sentinel at once and is itself retried with the
             # master's connection: a sentinel retrying on its own only adds seconds
             "retry": redis.asyncio.retry.Retry(NoBackoff(), 0),
@@ -219,8 +250,51 @@ def create_sync_client(url: str) -> redis.Redis:
         raise _bad_url(url, exc) from None
 
 
-async def check_server(client: Client) -> ServerInfo:
-    """Refuse a server older than 6.2; warn once if its maxmemory-policy may evict keys."""
+async def check_server(client: Client, url: str | None = None) -> ServerInfo:
+    """Refuse a server older than 6.2; warn once if its maxmemory-policy may evict keys.
+
+    Given the ``url`` of a TLS client (``rediss://``), a server that has not answered
+    within a second is asked in plain text whether it speaks plain Redis: a TLS
+    handshake sent to one is never answered, and redis-py would retry it for half a
+    minute before saying only "Timeout connecting"."""
+    if url is None or not url.startswith("rediss://"):
+        return await _check_server(client)
+    checking = asyncio.ensure_future(_check_server(client))
+    done, _ = await asyncio.wait({checking}, timeout=TLS_SUSPECT_AFTER)
+    if not done and await _speaks_plain_redis(url):
+        await cancel_all([checking])
+        raise ConnectionFailed(
+            f"{redact_url(url)} asks for TLS (rediss://), but the server there speaks plain "
+            "Redis without TLS: use a redis:// URL, or enable TLS on the server"
+        )
+    return await checking
+
+
+async def _speaks_plain_redis(url: str) -> bool:
+    """True if whatever listens at ``url``'s host and port answers a plain-text PING the
+    way Redis does (a TLS server takes it for a broken handshake and closes)."""
+    try:
+        parts = urlsplit(url)
+        where = (parts.hostname or "localhost", parts.port or 6379)
+    except ValueError:
+        return False
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(*where), CONNECT_TIMEOUT)
+    except (OSError, TimeoutError):
+        return False
+    try:
+        writer.write(b"PING\r\n")
+        reply = await asyncio.wait_for(reader.read(64), PROBE_TIMEOUT * 2)
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    return reply.startswith((b"+PONG", b"-NOAUTH", b"-ERR", b"-DENIED"))
+
+
+async def _check_server(client: Client) -> ServerInfo:
     info = await client.info("server")
     version = parse_version(str(info.get("redis_version", "")))
     if version < MIN_VERSION:
@@ -264,7 +338,7 @@ async def _answers(url: str) -> bool:
             redact_url(url),
         )
         return False
-    except (redis.RedisError, OSError, asyncio.TimeoutError):
+    except (TimeoutError, redis.RedisError, OSError):
         return False
     finally:
         await client.aclose()
@@ -291,28 +365,43 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _options(url: str) -> dict[str, Any]:
+def _options(url: str, lease: float | None = None, block: float = 0.0) -> dict[str, Any]:
     check_url(url, "Redis URL")
+    timeout = call_timeout(lease)
     options: dict[str, Any] = {
         "decode_responses": False,
-        "socket_connect_timeout": CONNECT_TIMEOUT,
-        "socket_timeout": SOCKET_TIMEOUT,
-        "health_check_interval": HEALTH_CHECK_INTERVAL,
+        # connecting to a silent host may take no longer than a reply, nor than 5 s
+        "socket_connect_timeout": min(CONNECT_TIMEOUT, max(timeout, 1.0)),
+        # a blocked read's reply comes when its block ends: a second more, however short
+        # the lease, so that a busy machine's pause does not cut it
+        "socket_timeout": block + max(timeout, 1.0) if block else timeout,
+        # a connection idle for a lease is PINGed before use rather than trusted
+        "health_check_interval": HEALTH_CHECK_INTERVAL
+        if lease is None
+        else max(1.0, min(HEALTH_CHECK_INTERVAL, lease)),
         # redis-py 5 retries only errors listed here, whatever the Retry object says.
         "retry_on_error": list(RETRY_ON),
     }
     # Unix socket connections reject keepalive options.
     if not url.startswith("unix:"):
         options["socket_keepalive"] = True
-        options["socket_keepalive_options"] = _keepalive_options()
+        options["socket_keepalive_options"] = _keepalive_options(timeout, block)
     return options
 
 
-def _keepalive_options() -> dict[int, int]:
-    # Detect a silently dead peer (a failed-over host, a dropped NAT entry) in
-    # about 30 s instead of the kernel's default two hours.
+def _keepalive_options(timeout: float, block: float) -> dict[int, int]:
+    # Detect a silently dead peer (a failed-over host, a dropped NAT entry) within a
+    # few reply timeouts instead of the kernel's default two hours: probes start after
+    # about a timeout of silence, and unacknowledged data (a request into the void)
+    # drops the connection after the timeout plus any block (TCP_USER_TIMEOUT).
     if sys.platform.startswith("linux"):
-        return {socket.TCP_KEEPIDLE: 15, socket.TCP_KEEPINTVL: 5, socket.TCP_KEEPCNT: 3}
+        idle = max(1, min(15, round(timeout)))
+        return {
+            socket.TCP_KEEPIDLE: idle,
+            socket.TCP_KEEPINTVL: max(1, min(5, round(timeout / 2))),
+            socket.TCP_KEEPCNT: 3,
+            socket.TCP_USER_TIMEOUT: max(1000, round((timeout + block) * 1000)),
+        }
     return {}
 
 

@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import traceback
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from .job import Job
 
 Handler = Callable[..., Any]
+MAX_ERROR = 4096  # characters of a failed attempt's stored error message
+MAX_TRACE = 65536  # characters of its stored traceback
+CUT = "... [cut]"
 
 
 class ThreadJob:
@@ -102,3 +106,37 @@ async def _within(work: Awaitable[Any], ttl: float | None) -> Any:
     if not done:
         raise TTLExceeded(f"TTL exceeded: the job ran longer than {ttl} s")
     return task.result()
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` made storable: lone surrogates (an undecodable file name in a message)
+    escaped, since UTF-8 cannot carry them, and at most ``limit`` characters."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - len(CUT)] + CUT
+
+
+def error_text(exc: BaseException) -> str:
+    """What a failed attempt stores as its error: ``str(exc)``, or the exception's type
+    name when that is empty or raises. Never raises: the failure path must always end
+    the attempt, whatever the handler raised."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    return cut(text or type_name(exc), MAX_ERROR)
+
+
+def trace_text(exc: BaseException) -> str:
+    """``exc``'s formatted traceback for the error record; never raises."""
+    try:
+        text = "".join(traceback.format_exception(exc))
+    except Exception:
+        text = f"{type_name(exc)} (its traceback could not be formatted)\n"
+    return cut(text, MAX_TRACE)
+
+
+def type_name(exc: BaseException) -> str:
+    try:
+        return str(type(exc).__qualname__)
+    except Exception:
+        return "Exception"

@@ -54,23 +54,31 @@ def held_by(server: ChaosRedis, pid: int) -> set[int]:
         client.close()
 
 
+@pytest.mark.parametrize("max_stalls", [1000, 1], ids=["max_stalls=1000", "default max_stalls=1"])
 async def test_workers_killed_every_second_lose_no_job(
-    chaos_redis: ChaosRedis, queue: Queue, tmp_path: Path
+    chaos_redis: ChaosRedis, queue: Queue, tmp_path: Path, max_stalls: int
 ) -> None:
+    """With max_stalls=1000 a job held by several killed workers in turn never fails as
+    stalled. At the default (1) a job whose worker is killed twice while it holds it
+    fails "stalled": the figures say how often that happens in this storm (the price of
+    failing a job that kills its workers after one retry instead of a thousand)."""
     total = 5000 if FULL else 1500
     rng = random.Random(7)
     jobs = await queue.add_bulk([queue.create("work", {"n": n}) for n in range(total)])
-    # a job may be held by several killed workers in turn: it must never fail as stalled
-    options = ("--concurrency", "10", "--sleep", "0.1", "--max-stalls", "1000")
+    options = ("--concurrency", "10", "--sleep", "0.1", "--max-stalls", str(max_stalls))
     workers = [worker(tmp_path, chaos_redis, n, *options) for n in range(4)]
     kills: list[tuple[float, set[int]]] = []  # (when, ids the victim held)
     client = chaos_redis.client()
     began = time.time()
     try:
-        while client.zcard("{chaos}:jobs:complete") < total:
+
+        def ended() -> int:
+            return int(client.zcard("{chaos}:jobs:complete") + client.zcard("{chaos}:jobs:failed"))
+
+        while ended() < total:
             assert time.time() - began < (240 if FULL else 90), "the jobs never all completed"
             await asyncio.sleep(1.0)  # the kill cadence the scenario asks for
-            if client.zcard("{chaos}:jobs:complete") >= total:
+            if ended() >= total:
                 break
             slot = rng.randrange(len(workers))
             victim = workers[slot]
@@ -87,24 +95,40 @@ async def test_workers_killed_every_second_lose_no_job(
         client.close()
 
     counts = await queue.counts()
-    assert counts == {"inactive": 0, "active": 0, "complete": total, "failed": 0, "delayed": 0}
+    failed = counts["failed"]
+    assert counts == {
+        "inactive": 0, "active": 0, "complete": total - failed, "failed": failed, "delayed": 0
+    }  # fmt: skip
     stored = {job.job_id: await queue.get_job(job.job_id) for job in jobs}
-    assert all(job.state is JobState.COMPLETE for job in stored.values())
+    complete = {i for i, job in stored.items() if job.state is JobState.COMPLETE}
+    for job in stored.values():
+        if job.state is JobState.FAILED:
+            assert job.error == "job stalled more than allowable limit"
+            assert job.stalls == max_stalls + 1
+    if max_stalls == 1000:
+        assert failed == 0
     # a refused late ack must not count a second completion
-    assert (await read_totals(queue)).completed == total
+    assert (await read_totals(queue)).completed == total - failed
     effects = collections.Counter(int(line[0]) for line in read_lines(tmp_path / "effects"))
-    assert set(effects) == set(stored), "a job completed without its side effect"
+    assert complete <= set(effects), "a job completed without its side effect"
     duplicates = sum(1 for n in effects.values() if n > 1)
     orphaned = [ids for _, ids in kills if ids]
     recoveries = [
-        max(stored[i].completed_at or 0 for i in ids) / 1000 - when for when, ids in kills if ids
+        max(stored[i].completed_at or stored[i].failed_at or 0 for i in ids) / 1000 - when
+        for when, ids in kills
+        if ids
     ]
     assert orphaned, "no kill ever caught a worker holding jobs: the scenario proved nothing"
     assert max(recoveries) < LEASE + 5, "killed workers' jobs took too long to come back"
     assert_invariants(chaos_redis.client(), PREFIX)
     record(
-        "1 worker SIGKILL",
+        f"1 worker SIGKILL (max_stalls={max_stalls})",
         jobs=total,
+        failed_stalled=failed,
+        failed_stalled_pct=round(100 * failed / total, 2),
+        failed_although_succeeded=sum(
+            job.state is JobState.FAILED and i in effects for i, job in stored.items()
+        ),
         workers=4,
         kills=len(kills),
         jobs_held_by_killed=sum(map(len, orphaned)),

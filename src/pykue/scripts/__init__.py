@@ -70,24 +70,37 @@ class Scripts:
         return await script(keys=self._keys, args=argv)
 
     async def call_many(
-        self, calls: Sequence[tuple[str, Sequence[Arg]]], then: tuple[Arg, ...] = ()
+        self,
+        calls: Sequence[tuple[str, Sequence[Arg]]],
+        then: tuple[Arg, ...] = (),
+        raise_on_error: bool = True,
     ) -> list[Any]:
         """Run several scripts, in order, in one round trip; their replies (and the reply
         of ``then``, a command sent after them on the same connection, e.g. WAIT).
+
+        A script that errs raises its error, and the other replies are lost although
+        their scripts ran; with ``raise_on_error=False`` each error comes back in its
+        place in the list instead (a connection error still raises).
 
         EVALSHA goes straight into the pipeline: redis-py's own script handling would ask
         SCRIPT EXISTS first, a round trip more per call. A script the server lost (after a
         restart) is loaded and the whole pipeline sent again; pykue's scripts are built
         to be resent (fencing tokens, claim request ids, save tokens)."""
         try:
-            return await self._evalsha_pipeline(calls, then)
+            replies = await self._evalsha_pipeline(calls, then, raise_on_error)
+            if not any(isinstance(reply, NoScriptError) for reply in replies):
+                return replies
         except NoScriptError:
-            for name, _args in calls:
-                await self._client.script_load(self._scripts[name].script)
-            return await self._evalsha_pipeline(calls, then)
+            pass
+        for name, _args in calls:
+            await self._client.script_load(self._scripts[name].script)
+        return await self._evalsha_pipeline(calls, then, raise_on_error)
 
     async def _evalsha_pipeline(
-        self, calls: Sequence[tuple[str, Sequence[Arg]]], then: tuple[Arg, ...]
+        self,
+        calls: Sequence[tuple[str, Sequence[Arg]]],
+        then: tuple[Arg, ...],
+        raise_on_error: bool,
     ) -> list[Any]:
         async with self._client.pipeline(transaction=False) as pipe:
             for name, args in calls:
@@ -110,5 +123,5 @@ class Scripts:
                     else {}
                 )
                 pipe.execute_command(*then, **where)
-            replies: list[Any] = await pipe.execute()
+            replies: list[Any] = await pipe.execute(raise_on_error=raise_on_error)
             return replies

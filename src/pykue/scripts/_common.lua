@@ -15,6 +15,14 @@ local INACTIVE_WEIGHT = 4294967296 -- priority * 2^32 + id: priority first, then
 local BUCKETS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
 
 local function job_key(id) return BASE .. ':job:' .. id end
+
+-- HMGET of a job's fields, or nil when its key is not a hash (overwritten by hand or by
+-- another tool): one such key must not make every call that meets it fail.
+local function job_fields(id, ...)
+  local fields = redis.pcall('HMGET', job_key(id), ...)
+  if fields.err then return nil end
+  return fields
+end
 local function state_key(state) return BASE .. ':jobs:' .. state end
 local function type_state_key(jtype, state) return BASE .. ':jobs:' .. jtype .. ':' .. state end
 
@@ -48,7 +56,8 @@ end
 
 local function make_inactive(id, jtype, priority, now)
   redis.call('ZADD', state_key('inactive'), id, id)
-  redis.call('ZADD', type_state_key(jtype, 'inactive'), tonumber(priority) * INACTIVE_WEIGHT + id, id)
+  local rank = (tonumber(priority) or 0) * INACTIVE_WEIGHT + id -- a hand-written priority may not be a number
+  redis.call('ZADD', type_state_key(jtype, 'inactive'), rank, id)
   redis.call('HSET', job_key(id), 'state', 'inactive', 'updated_at', now)
   wake(jtype)
 end

@@ -5,7 +5,8 @@
 -- result (JSON), retention: '' keep, 'all' delete now, 'count:N' keep N newest complete
 -- jobs of the type, 'age:MS' delete complete jobs of the type older than MS.
 -- Returns one code per job: 0 done (also when this same claim already completed it: a
--- retried call), -1 no such job, -2 the token is stale or the job left 'active'.
+-- retried call), -1 no such job (or its key is no job hash), -2 the token is stale or the
+-- job left 'active'.
 -- Event: complete (id, type, result) per job.
 local now = now_ms()
 local trims = {} -- complete index of a type -> the retention policy to apply to it
@@ -16,9 +17,9 @@ local by_type = {} -- type -> {left = ids, kept = score/id pairs for its complet
 
 local function complete(id, token, result, policy)
   local jk = job_key(id)
-  local fields = redis.call('HMGET', jk, 'state', 'token', 'type', 'attempts_made', 'started_at')
+  local fields = job_fields(id, 'state', 'token', 'type', 'attempts_made', 'started_at') or {}
   local state, held, jtype = fields[1], fields[2], fields[3]
-  if not state then return -1 end
+  if not state or not jtype then return -1 end
   if held ~= token then return -2 end
   if state == 'complete' then return 0 end
   if state ~= 'active' then return -2 end

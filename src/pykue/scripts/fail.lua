@@ -2,28 +2,31 @@
 -- attempts remain, else mark it failed.
 -- KEYS[1] events stream
 -- ARGV[1] base, ARGV[2] events maxlen, ARGV[3] id, ARGV[4] fencing token, ARGV[5] error
--- message, ARGV[6] error record (JSON: attempt, error, traceback), ARGV[7] retry delay (ms).
+-- message, ARGV[6] error record (JSON: attempt, error, traceback), ARGV[7] retry delay (ms),
+-- ARGV[8] '1' to fail it for good whatever attempts remain (a job that cannot be run).
 -- Returns {0, made} if the attempt will be retried, {1, made} if the job failed for good,
--- {2} when this claim already recorded its failure (a retried call), {-1} no such job,
--- {-2} lease lost.
+-- {2} when this claim already recorded its failure (a retried call), {-1} no such job
+-- (or its key is no job hash), {-2} lease lost.
 -- Events: 'failed attempt' (id, type, error, attempts_made) or failed (id, type, error).
 local id, token, message = ARGV[3], ARGV[4], ARGV[5]
 local jk = job_key(id)
-local fields = redis.call('HMGET', jk, 'state', 'token', 'type', 'attempts', 'priority', 'started_at')
+local fields = job_fields(id, 'state', 'token', 'type', 'attempts', 'priority', 'started_at') or {}
 local state, held, jtype = fields[1], fields[2], fields[3]
-if not state then return {-1} end
+if not state or not jtype then return {-1} end
 if held ~= token then return {-2} end
 if state ~= 'active' then return {2} end
 
 local now = now_ms()
-local made = redis.call('HINCRBY', jk, 'attempts_made', 1)
+-- numbers read leniently: a hash written by hand or by another tool must still fail
+local made = (tonumber(redis.call('HGET', jk, 'attempts_made')) or 0) + 1
+redis.call('HSET', jk, 'attempts_made', made)
 redis.call('RPUSH', jk .. ':errors', ARGV[6])
 redis.call('HSET', jk, 'error', message, 'updated_at', now)
 unindex(id, jtype, 'active')
 local ran = math.max(0, now - (tonumber(fields[6]) or now))
 bump('work_time', ran)
 observe('duration', ran)
-if made < tonumber(fields[4]) then
+if ARGV[8] ~= '1' and made < (tonumber(fields[4]) or 1) then
   bump('failed_attempts', 1)
   local delay = tonumber(ARGV[7])
   if delay > 0 then

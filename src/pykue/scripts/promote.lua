@@ -7,7 +7,7 @@ local now = now_ms()
 local delayed = state_key('delayed')
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(due) do
-  local fields = redis.call('HMGET', job_key(id), 'type', 'priority')
+  local fields = job_fields(id, 'type', 'priority') or {} -- {} for a key that is no hash
   if fields[1] then
     unindex(id, fields[1], 'delayed')
     make_inactive(id, fields[1], fields[2], now)

@@ -12,16 +12,18 @@ local requeued, failed = 0, 0
 local limit_error = 'job stalled more than allowable limit'
 for _, id in ipairs(expired) do
   local jk = job_key(id)
-  local fields = redis.call('HMGET', jk, 'type', 'priority', 'state')
+  local fields = job_fields(id, 'type', 'priority', 'state') or {}
   if fields[3] ~= 'active' then
     redis.call('ZREM', LEASES, id) -- stray lease of a job that is gone or moved on
   else
     local jtype = fields[1]
     unindex(id, jtype, 'active')
-    redis.call('HINCRBY', jk, 'token', 1)
-    local stalls = redis.call('HINCRBY', jk, 'stalls', 1)
+    -- numbers read leniently: one hash written by hand must not stop the sweep
+    local counts = redis.call('HMGET', jk, 'token', 'stalls', 'attempts_made')
+    local stalls = (tonumber(counts[2]) or 0) + 1
+    redis.call('HSET', jk, 'token', (tonumber(counts[1]) or 0) + 1, 'stalls', stalls)
     if stalls > tonumber(ARGV[3]) then
-      redis.call('HINCRBY', jk, 'attempts_made', 1)
+      redis.call('HSET', jk, 'attempts_made', (tonumber(counts[3]) or 0) + 1)
       redis.call('RPUSH', jk .. ':errors', ARGV[5])
       redis.call('HSET', jk, 'state', 'failed', 'error', limit_error, 'failed_at', now, 'updated_at', now)
       index(id, jtype, 'failed', now)

@@ -2,6 +2,10 @@
 effects file after its work (the side effect counted for duplicates) and returns the pid.
 
     worker.py URL PREFIX EFFECTS [--concurrency N] [--lease S] [--max-stalls N] [--sleep S]
+              [--fail-first]
+
+``--fail-first``: each job's first attempt raises (before its side effect), so the job
+is retried at once by whichever worker claims it next.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ async def main() -> None:
     parser.add_argument("--lease", type=float, default=2.0)
     parser.add_argument("--max-stalls", type=int, default=1)
     parser.add_argument("--sleep", type=float, default=0.0)
+    parser.add_argument("--fail-first", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     queue = Queue(url=args.url, prefix=args.prefix, lease=args.lease, max_stalls=args.max_stalls)
@@ -33,6 +38,8 @@ async def main() -> None:
 
     @queue.process(args.type, concurrency=args.concurrency)
     async def handler(job: Any) -> int:
+        if args.fail_first and job.attempts_made == 0:
+            raise RuntimeError("the first attempt fails")
         if args.sleep:
             await asyncio.sleep(args.sleep)
         os.write(effects, f"{job.id} {pid}\n".encode())  # one write: whole lines only
