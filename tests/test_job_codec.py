@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from pykue import JobState, Queue
+from pykue import InvalidJob, JobState, Queue
 from pykue.keys import Keys
 
 # field overrides on a sound inactive job -> the reason ``job.corrupt`` gives
@@ -54,3 +54,45 @@ async def test_a_sound_job_is_not_corrupt(queue: Queue) -> None:
     assert "corrupt" not in found.to_dict()
     assert (found.data, found.priority, found.attempts) == ({"n": 1}, -10, 3)
     assert found.state is JobState.INACTIVE
+
+
+async def test_a_foreign_log_line_and_error_record_are_shown_not_fatal(
+    queue: Queue, redis_url: str, prefix: str
+) -> None:
+    job = await queue.create("t", {}).save()
+    keys, job_id = Keys(prefix), job.id or 0
+    binary = redis.Redis.from_url(redis_url)
+    try:
+        binary.rpush(keys.log(job_id), b"fine", b"not \xff UTF-8")
+        binary.rpush(keys.errors(job_id), b"{not json", b"[1]", b'{"attempt": 1, "error": "e"}')
+        assert await queue.get_log(job_id) == ["fine", "not \\xff UTF-8"]
+        errors = await queue.get_errors(job_id)
+        assert [e["error"] for e in errors] == [
+            "unreadable error record: '{not json'",
+            "unreadable error record: '[1]'",
+            "e",
+        ]
+    finally:
+        binary.delete(keys.log(job_id), keys.errors(job_id))
+        binary.close()
+
+
+async def test_a_log_format_that_does_not_fit_its_arguments_is_invalid_job(queue: Queue) -> None:
+    job = await queue.create("t", {}).save()
+    with pytest.raises(InvalidJob, match="does not take"):
+        await job.log("100%", 5)
+    await job.log("%d%%", 100)
+    assert await queue.get_log(job.id or 0) == ["100%"]
+
+
+async def test_type_names_added_by_hand_that_break_the_rule_are_left_out(
+    queue: Queue, redis_url: str, prefix: str
+) -> None:
+    await queue.create("good", {}).save()
+    binary = redis.Redis.from_url(redis_url)
+    try:
+        binary.sadd(Keys(prefix).types, b"bad name", b"\xff\xfe", b"")
+        assert await queue.types() == ["good"]
+    finally:
+        binary.srem(Keys(prefix).types, b"bad name", b"\xff\xfe", b"")
+        binary.close()

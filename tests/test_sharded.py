@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
-from pykue import InvalidJob, InvalidName, Queue, ShardedQueue
+from pykue import ConnectionFailed, InvalidJob, InvalidName, Queue, ShardedQueue
 from tests.helpers import delete_prefix
+from tests.test_producer import MARGIN, silent_redis
 
 
 def test_a_key_always_picks_the_same_shard_and_no_key_takes_turns() -> None:
@@ -29,6 +31,7 @@ def test_a_key_always_picks_the_same_shard_and_no_key_takes_turns() -> None:
         ({"shards": 2, "prefix": "a b"}, InvalidName, "prefix"),
         ({"shards": 2, "prefix": "x" * 127}, InvalidName, "prefix"),  # "x...x.1" is 129
         ({"shards": 2, "lease": 0}, InvalidJob, "lease"),
+        ({"shards": 2, "save_timeout": 0}, InvalidJob, "save_timeout"),
     ],
 )
 def test_bad_arguments_are_refused(
@@ -62,3 +65,18 @@ async def test_bulk_refuses_foreign_jobs_and_bad_keys(redis_url: str, raw: Any) 
         await other.close()
         for prefix in ("tshard.0", "tshard.1"):
             delete_prefix(raw, prefix)
+
+
+async def test_bulk_gives_up_after_each_shards_save_timeout() -> None:
+    with silent_redis() as url:
+        sharded = ShardedQueue(url, prefix="silent", shards=3, save_timeout=0.3)
+        try:
+            assert [shard.save_timeout for shard in sharded.shards] == [0.3] * 3
+            jobs = [sharded.create("t", {"n": n}) for n in range(6)]
+            started = time.monotonic()
+            with pytest.raises(ConnectionFailed, match="0 of 2 jobs were saved"):
+                await sharded.add_bulk(jobs)
+            assert time.monotonic() - started < 0.3 + MARGIN
+            assert [job.id for job in jobs] == [None] * 6
+        finally:
+            await sharded.close()

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
-from pykue import JobFailed, JobNotFound, Queue
+from pykue import ConnectionFailed, InvalidJob, JobFailed, JobNotFound, Queue
 from pykue.sync import Queue as SyncQueue
 from tests.helpers import assert_invariants, delete_prefix
+from tests.test_producer import MARGIN, silent_redis
 
 
 @pytest.fixture
@@ -98,3 +100,19 @@ def test_sync_wait_for_jobs_processed_by_an_async_worker(
         stop.set()
         thread.join(20)
     assert progress == [40]
+
+
+def test_sync_save_gives_up_after_save_timeout() -> None:
+    with pytest.raises(InvalidJob, match="save_timeout must be"):
+        SyncQueue("redis://127.0.0.1:1", save_timeout=0)
+    with silent_redis() as url:
+        queue = SyncQueue(url, prefix="silent", save_timeout=0.3)
+        try:
+            job = queue.create("email", {})
+            started = time.monotonic()
+            with pytest.raises(ConnectionFailed, match="saving it again is safe"):
+                job.save()
+            assert time.monotonic() - started < 0.3 + MARGIN
+            assert job.id is None
+        finally:
+            queue.close()

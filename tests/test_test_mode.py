@@ -72,3 +72,18 @@ async def test_process_mode_runs_handlers_and_events(offline: Queue) -> None:
     assert offline.test_mode.logs(good) == ["sent"]
     assert offline._client is None
     offline.test_mode.exit()
+
+
+async def test_progress_and_log_are_checked_in_test_mode(offline: Queue) -> None:
+    offline.test_mode.enter()
+    job = await offline.create("email", {}).save()
+    with pytest.raises(InvalidJob, match="out of range"):
+        await job.progress(50, 5e-324)
+    with pytest.raises(InvalidJob, match="not valid text"):
+        await job.log("\udcff")
+    with pytest.raises(InvalidJob, match="over the limit"):
+        await job.log("x" * (offline.max_payload + 1))
+    assert offline.test_mode.logs(job) == []
+    assert job.percent == 0
+    await job.save()  # saved already: left as it is
+    assert len(offline.test_mode.jobs) == 1

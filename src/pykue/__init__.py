@@ -2,7 +2,6 @@
 
 from .errors import (
     ConnectionFailed,
-    CorruptJob,
     InvalidJob,
     InvalidName,
     InvalidState,
@@ -22,7 +21,6 @@ __version__ = "0.1.0"
 __all__ = [
     "PRIORITIES",
     "ConnectionFailed",
-    "CorruptJob",
     "InvalidJob",
     "InvalidName",
     "InvalidState",

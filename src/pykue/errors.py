@@ -7,8 +7,7 @@ refuse with it.
     PykueError                    base of everything pykue raises
     ├── ConnectionFailed          no Redis could be reached (message says how to configure one)
     ├── InvalidJob                (also ValueError) job data or options are not acceptable
-    │   ├── InvalidName           a queue, type or unique name breaks the naming rule
-    │   └── CorruptJob            a job's hash in Redis cannot be read (hand-written, old)
+    │   └── InvalidName           a queue, type or unique name breaks the naming rule
     ├── JobNotFound               (also KeyError) no job with that id
     ├── InvalidState              the job is not in a state that allows the operation
     ├── LeaseLost                 a worker acted on a job it no longer owns (fencing token)
@@ -34,11 +33,6 @@ class InvalidJob(PykueError, ValueError):
 
 class InvalidName(InvalidJob):
     """Raised when a prefix, type or unique key is not 1-128 of ``[A-Za-z0-9_.:-]``."""
-
-
-class CorruptJob(InvalidJob):
-    """Raised where a job whose Redis hash cannot be read whole (data that is not JSON, an
-    unknown state, bytes that are not UTF-8) cannot be used; ``job.corrupt`` says why."""
 
 
 class JobNotFound(PykueError, KeyError):

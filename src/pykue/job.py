@@ -7,8 +7,8 @@ Queue that created it, which owns the connection.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -229,6 +229,18 @@ class HashReader:
             return None
 
 
+@dataclass(eq=False, slots=True)
+class PendingSave:
+    """One enqueue.lua call: its save token, its encoded jobs and the Jobs it saves.
+
+    Sent again unchanged when any of its jobs is saved again before its reply came:
+    the script finds the token of a call that already ran and answers what it did."""
+
+    token: str
+    payload: bytes
+    jobs: list[Job]
+
+
 class Job:
     """One unit of work. Create it with ``queue.create(type, data, ...)`` and ``await job.save()``.
 
@@ -270,8 +282,8 @@ class Job:
         self.unique = None if unique is None else check_name("unique key", unique)
 
         self.id: int | None = None
-        # after save(): False when a job with its unique key (or this very save,
-        # retried) already existed and save() returned that job
+        # after save(): False when a job with its unique key already existed and save()
+        # returned that job (a retried save answers what the first one did)
         self.created: bool | None = None
         self.state: JobState | None = None
         self.attempts_made = 0
@@ -287,7 +299,9 @@ class Job:
         self.completed_at: int | None = None
         self.failed_at: int | None = None
         self.run_at: int | None = None
-        self.save_token = os.urandom(16).hex()  # makes save() idempotent, see enqueue.lua
+        # the script call this job was last sent in, until its reply is applied: a retried
+        # save sends that very call again (same token, same jobs), see Queue.add_bulk
+        self.pending_save: PendingSave | None = None
         self.token = 0  # fencing token of the current claim; only a worker uses it
         self.cursor: str | None = None  # event-stream id from which this job's events are read
         # why its Redis hash could not be read whole (from_hash), None for a sound job
@@ -360,6 +374,8 @@ class Job:
         if not job.type:
             read.bad("it has no type")
         job.corrupt = read.problem
+        job.created = None  # read from Redis, not saved by this process
+        job.pending_save = None
         job.cursor = None
         job.listeners = NO_LISTENERS
         job.delivered = NOTHING_DELIVERED
@@ -421,7 +437,12 @@ class Job:
     # -- I/O, through the queue -----------------------------------------------
 
     async def save(self) -> Job:
-        """Store the job in Redis (idempotent under retries); sets ``id``."""
+        """Store the job in Redis; sets ``id`` (with ``created`` and ``state``) only together
+        with the reply. Safe to call again after any error (timeout, cancel,
+        ConnectionFailed, NotReplicated): a job whose save got no answer is sent again in
+        the very script call it went in (same save token, same jobs), which answers what
+        it did if it ran, so it is never saved twice and ``created`` repeats the first
+        answer."""
         await self.queue.save(self)
         return self
 
@@ -435,7 +456,14 @@ class Job:
 
     async def log(self, message: str, *args: Any) -> None:
         """Append a line (``message % args``) to the job's log."""
-        await self.queue.append_log(self, message % args if args else message)
+        if args:
+            try:
+                message = message % args
+            except (TypeError, ValueError) as exc:  # e.g. "100%" with an argument
+                raise InvalidJob(
+                    f"log message {shown(message)} does not take {shown(args)}: {exc}"
+                ) from None
+        await self.queue.append_log(self, message)
 
     async def remove(self) -> None:
         await self.queue.remove(self.job_id)

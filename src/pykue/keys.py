@@ -17,7 +17,8 @@ Layout (``P`` is ``{prefix}``)::
     P:wake:TYPE                 list: wake-up marker for idle workers of TYPE
     P:events                    stream: every event of the queue
     P:unique                    hash: unique key -> job id
-    P:save:TOKEN                string: job id created by the save carrying TOKEN
+    P:save:TOKEN                string 'id:created,...': what the enqueue call with save
+                                token TOKEN did to each of its jobs, kept a day
     P:workers                   hash: worker id -> JSON heartbeat
 """
 

@@ -8,16 +8,18 @@ EventReader (events.py).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
+import math
+import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 import orjson
+from redis.exceptions import RedisError
 
-from .aio import cancel_all, raise_if_cancel_lost
+from .aio import TRANSIENT, cancel_all, raise_if_cancel_lost, refused_for_now
 from .config import Settings, redact_url
 from .connection import (
     Client,
@@ -39,18 +41,19 @@ from .errors import (
     raise_for_code,
     shown,
 )
-from .events import QUEUE_EVENTS, EventReader, Watch, id_before
+from .events import BLOCK_MS, QUEUE_EVENTS, EventReader, Watch, id_before
 from .job import (
     Callback,
     Job,
     JobState,
+    PendingSave,
     RemovePolicy,
     dumps,
     loads,
     parse_priority,
     parse_state,
 )
-from .keys import STATES, Keys, check_name
+from .keys import NAME_PATTERN, STATES, Keys, check_name
 from .runner import Handler
 from .scripts import Scripts
 from .testing import TestMode
@@ -59,9 +62,29 @@ log = logging.getLogger("pykue")
 H = TypeVar("H", bound=Handler)
 
 SAVE_TOKEN_TTL = 24 * 3600  # a retried save within a day returns the first save's job
+SAVE_TIMEOUT = 5.0  # the default save_timeout: a save in seconds, or a clear error
 BULK_CHUNK = 500  # jobs per enqueue script call: each call holds Redis for a few ms at most
 PAGE_LIMIT = 1000
 MAX_INDEX = 2**53  # job ids and list positions stay below it (exact in a double, and in Redis)
+
+
+def _saved_here(job: Job) -> bool:
+    """True for a job whose own save() or add_bulk() gave it its id (a Job read from Redis
+    has ``created`` None)."""
+    return job.id is not None and job.created is not None
+
+
+def error_record(raw: bytes) -> dict[str, Any]:
+    """A stored error record; one that is not pykue's (written by another tool) comes back
+    as a record whose error says so, rather than failing every reader of the job."""
+    try:
+        record = loads(raw)
+    except orjson.JSONDecodeError:
+        record = None
+    if isinstance(record, dict):
+        return record
+    shown_raw = shown(raw.decode(errors="backslashreplace"))
+    return {"attempt": None, "error": f"unreadable error record: {shown_raw}", "traceback": ""}
 
 
 class Queue:
@@ -74,6 +97,13 @@ class Queue:
     replicas have the jobs (Redis ``WAIT``), else raise NotReplicated after
     ``replica_timeout`` s. 0 (the default) trusts the master alone: asynchronous
     replication can then lose the last saves if the master fails.
+    ``save_timeout``: the producer's deadline. ``save()`` (connecting included) raises
+    ConnectionFailed once it has taken this long; ``add_bulk()`` once any one chunk of
+    its jobs (connecting included for the first) has waited this long for Redis, so a
+    large bulk that keeps making progress is not cut short. With ``replicas``,
+    ``replica_timeout`` is added. The job may or may not have been saved then; saving
+    it again is safe: it is sent again in the very call it went in, whose save token
+    finds what that call did, so it is never saved twice.
     """
 
     def __init__(
@@ -87,6 +117,7 @@ class Queue:
         events_maxlen: int = 10_000,
         replicas: int = 0,
         replica_timeout: float = 1.0,
+        save_timeout: float = SAVE_TIMEOUT,
     ) -> None:
         self.settings = Settings.from_env(url=url, prefix=prefix)
         self.keys = Keys(self.settings.prefix)
@@ -101,6 +132,7 @@ class Queue:
             check_int(name, value, low, MAX_INDEX - 1, "2**53")
         self.replicas = check_int("replicas", replicas, 0, 100)
         self.replica_timeout = check_seconds("replica_timeout", replica_timeout, 0.001, 60)
+        self.save_timeout = check_seconds("save_timeout", save_timeout, 0.001, 3600)
         self.max_stalls = max_stalls
         self.max_payload = max_payload
         self.events_maxlen = events_maxlen
@@ -125,9 +157,11 @@ class Queue:
             async with self._connect_lock:
                 if self._scripts is None:
                     self._url = await resolve_url(self.settings)
-                    client = create_client(self._url)
+                    # WAIT blocks server-side for replica_timeout: a reply may take that long
+                    block = self.replica_timeout if self.replicas else 0.0
+                    client = create_client(self._url, lease=self.lease, block=block)
                     try:
-                        await check_server(client)
+                        await check_server(client, self._url)
                     except BaseException as exc:  # e.g. too old a server: close what was opened
                         await close_client(client)
                         reason = refusal(exc)
@@ -151,18 +185,25 @@ class Queue:
             raise RuntimeError("the queue is not connected yet: await queue.connect() first")
         return self._client
 
-    def new_client(self) -> Client:
-        """A client with a pool of its own, for blocking reads."""
+    def new_client(self, *, block: float | None = None) -> Client:
+        """A client with a pool of its own, for blocking reads of at most ``block``
+        seconds (None: up to the longest block pykue uses); its socket timeout is that
+        plus the lease's call timeout, so a dead connection is noticed that soon."""
         if self._url is None:
             raise RuntimeError("the queue is not connected yet")
-        return create_client(self._url)
+        if block is None:
+            return create_client(self._url, lease=self.lease, blocking=True)
+        return create_client(self._url, lease=self.lease, block=block)
 
     async def call(self, script: str, *args: str | bytes | int | float) -> Any:
         return await (await self._ensure()).call(script, *args)
 
-    async def call_many(self, *calls: tuple[str, Sequence[str | bytes | int | float]]) -> Any:
-        """Run scripts one after another in a single round trip; their replies in order."""
-        return await (await self._ensure()).call_many(calls)
+    async def call_many(
+        self, *calls: tuple[str, Sequence[str | bytes | int | float]], raise_on_error: bool = True
+    ) -> Any:
+        """Run scripts one after another in a single round trip; their replies in order
+        (with ``raise_on_error=False`` a script's error comes back in its place)."""
+        return await (await self._ensure()).call_many(calls, raise_on_error=raise_on_error)
 
     async def close(self) -> None:
         """Close the event reader and connections (a running worker is shut down first)."""
@@ -197,71 +238,129 @@ class Queue:
         )  # fmt: skip
 
     async def save(self, job: Job) -> None:
-        args = self._enqueue_args(job)
-        if self.test_mode.active:
-            await self.test_mode.capture(job)
+        """Store ``job``; see ``Job.save``. A job this Queue already saved is left as it is."""
+        if _saved_here(job):
             return
-        if self._reader is not None:
-            await self._reader.ready()  # queue-wide listeners see every job saved after on()
-        # The Job's own token: a save the caller retries after a timeout finds the first.
-        reply = await self._enqueue(job.save_token, orjson.dumps([args]), 1)
-        await self._saved(job, reply)
+        await self._save_encoded([job], [self._enqueue_args(job)])
 
     async def add_bulk(self, jobs: list[Job]) -> list[Job]:
         """Save many jobs, a few hundred per script call; each call is atomic.
 
         Every job is checked before anything is sent. Chunks go one after another, so
-        ids follow the list's order; the reply to one is applied while the next runs.
-        If it raises, the jobs that have an id were saved; a chunk on the wire at the
-        time may have been saved too (its jobs show up in the queue, not in the list)."""
-        return await self._save_encoded(jobs, self._encode_bulk(jobs))
+        ids follow the list's order (a retry's resent calls go first); the reply to one
+        is applied while the next runs.
+        Each job's fields (``id`` ...) are set together with its chunk's reply. If it
+        raises (a timeout, a cancel, ConnectionFailed, NotReplicated), the jobs that
+        have an id were saved and the others may or may not have been: call it again
+        with the same list (or any part of it, in any order): jobs already saved are
+        left as they are and every other job is saved once, never twice: a job sent
+        before without an answer goes again in the very call it was sent in (its token,
+        its jobs, their data as sent then), which answers what it did if it ran; jobs of
+        that call not in the list come back saved with it."""
+        todo, encoded = self._encode_bulk(jobs)
+        await self._save_encoded(todo, encoded)
+        return jobs
 
-    def _encode_bulk(self, jobs: list[Job]) -> list[list[str | int]]:
-        """``jobs`` checked and encoded for add_bulk: nothing is sent if this raises."""
+    def _encode_bulk(self, jobs: list[Job]) -> tuple[list[Job], list[list[str | int]]]:
+        """The jobs of ``jobs`` still to save, checked and encoded for add_bulk: nothing
+        is sent if this raises."""
         if not isinstance(jobs, list) or not all(isinstance(job, Job) for job in jobs):
             raise InvalidJob("add_bulk takes a list of Job objects from queue.create()")
         if len({id(job) for job in jobs}) != len(jobs):
             raise InvalidJob("add_bulk got the same Job twice")
-        return [self._enqueue_args(job) for job in jobs]
+        todo = [job for job in jobs if not _saved_here(job)]
+        return todo, [self._enqueue_args(job) for job in todo]
 
-    async def _save_encoded(self, jobs: list[Job], encoded: list[list[str | int]]) -> list[Job]:
+    async def _save_encoded(self, jobs: list[Job], encoded: list[list[str | int]]) -> None:
+        """Send ``jobs`` (encoded by _enqueue_args) in chunks, each within save_timeout.
+
+        A job sent before whose reply never came is in a call that may have run: that
+        call is sent again as it was (its token, all its jobs), so the script answers
+        what it did if it ran, whichever of its jobs the caller retries; jobs never sent
+        go in new calls."""
         if self.test_mode.active:
             for job in jobs:
                 await self.test_mode.capture(job)
-            return jobs
-        await self._ensure()
-        if self._reader is not None:
-            await self._reader.ready()
-
-        async def send(start: int) -> Any:
-            tokens = "".join(job.save_token for job in jobs[start : start + BULK_CHUNK])
-            token = hashlib.blake2b(tokens.encode(), digest_size=16)
-            chunk = encoded[start : start + BULK_CHUNK]
-            return await self._enqueue(token.hexdigest(), orjson.dumps(chunk), len(chunk))
-
-        start = 0
-        in_flight = asyncio.ensure_future(send(0)) if jobs else None
+            return
+        calls = self._calls(jobs, encoded)
+        if not calls:
+            return
+        budget = self.save_timeout + (self.replica_timeout if self.replicas else 0.0)
+        deadline = asyncio.timeout(budget)
         try:
-            while in_flight is not None:
-                reply = await in_flight
-                end = start + BULK_CHUNK
-                in_flight = asyncio.ensure_future(send(end)) if end < len(jobs) else None
-                for i, job in enumerate(jobs[start:end]):
-                    await self._saved(job, reply[3 * i : 3 * i + 3])
-                start = end
-        finally:
-            if in_flight is not None:
-                await cancel_all([in_flight])
-        return jobs
+            async with deadline:
+                await self._ensure()
+                if self._reader is not None:  # queue-wide listeners see every job saved after on()
+                    await self._reader.ready()
+                loop = asyncio.get_running_loop()
 
-    async def _enqueue(self, token: str, chunk: bytes, count: int) -> Any:
-        """enqueue.lua's reply for ``chunk``; with ``replicas``, once they have it too."""
+                def send(n: int) -> asyncio.Task[Any] | None:
+                    if n >= len(calls):
+                        return None
+                    call = calls[n]
+                    for job in call.jobs:
+                        job.pending_save = call  # it may run from now on
+                    return asyncio.create_task(self._enqueue(call))
+
+                in_flight, done = send(0), 0
+                try:
+                    while in_flight is not None:
+                        reply = await in_flight
+                        in_flight = send(done + 1)
+                        await self._saved(calls[done].jobs, reply)
+                        done += 1
+                        deadline.reschedule(loop.time() + budget)
+                finally:
+                    if in_flight is not None:
+                        await cancel_all([in_flight])
+        except TRANSIENT as exc:  # the deadline's TimeoutError is an OSError too
+            saved = sum(job.id is not None for job in jobs)
+            if deadline.expired():
+                raise self._not_saved(jobs, saved, f"no reply within {budget:g} s") from None
+            raise self._not_saved(jobs, saved, str(exc)) from exc
+
+    @staticmethod
+    def _calls(jobs: list[Job], encoded: list[list[str | int]]) -> list[PendingSave]:
+        """The script calls that save ``jobs``: the unanswered calls some of them were
+        sent in before, then new calls of BULK_CHUNK for the rest, in the list's order."""
+        again: dict[int, PendingSave] = {}
+        fresh: list[tuple[Job, list[str | int]]] = []
+        for job, entry in zip(jobs, encoded, strict=True):
+            if job.pending_save is None:
+                fresh.append((job, entry))
+            else:
+                again.setdefault(id(job.pending_save), job.pending_save)
+        calls = list(again.values())
+        for start in range(0, len(fresh), BULK_CHUNK):
+            part = fresh[start : start + BULK_CHUNK]
+            payload = orjson.dumps([entry for _, entry in part])
+            calls.append(PendingSave(os.urandom(16).hex(), payload, [job for job, _ in part]))
+        return calls
+
+    def _not_saved(self, jobs: list[Job], saved: int, why: str) -> ConnectionFailed:
+        where = redact_url(self._url) if self._url is not None else "Redis"
+        if len(jobs) == 1:
+            what = "the job may or may not have been saved: saving it again is safe"
+        else:
+            what = (
+                f"{saved} of {len(jobs)} jobs were saved (they have ids), the others may or "
+                "may not have been: saving them again is safe"
+            )
+        return ConnectionFailed(
+            f"Redis at {where} did not take the save ({shown(why, 200)}); {what} "
+            "(no job is saved twice)"
+        )
+
+    async def _enqueue(self, call: PendingSave) -> Any:
+        """enqueue.lua's reply for ``call``; with ``replicas``, once they have it too."""
+        args = (call.token, SAVE_TOKEN_TTL, call.payload)
         if not self.replicas:
-            return await self.call("enqueue", token, SAVE_TOKEN_TTL, chunk)
+            return await self.call("enqueue", *args)
         scripts = await self._ensure()
         wait = ("WAIT", self.replicas, int(self.replica_timeout * 1000))
-        reply, acked = await scripts.call_many([("enqueue", (token, SAVE_TOKEN_TTL, chunk))], wait)
+        reply, acked = await scripts.call_many([("enqueue", args)], wait)
         if int(acked) < self.replicas:
+            count = len(call.jobs)
             what = f"job {int(reply[0])}" if count == 1 else f"{count} jobs from id {int(reply[0])}"
             raise NotReplicated(
                 f"{what} saved on the master, but {acked} of {self.replicas} replicas "
@@ -272,7 +371,7 @@ class Queue:
     def _enqueue_args(self, job: Job) -> list[str | int]:
         """One job's entry in enqueue.lua's list, validated: nothing is sent if this raises."""
         if job.id is not None:
-            raise InvalidJob(f"job {job.id} is already saved")
+            raise InvalidJob(f"job {job.id} is already saved (it was read from Redis)")
         data = dumps(job.data)
         if len(data) > self.max_payload:
             raise InvalidJob(
@@ -281,20 +380,30 @@ class Queue:
             )
         return [job.type, data.decode(), job.delay_ms, *job.options_fields()]
 
-    async def _saved(self, job: Job, reply: Any) -> None:
-        job.id = int(reply[0])
-        job.created = int(reply[2]) == 1
-        if not job.created:  # a retried save or a unique key: the job already existed
-            try:
-                existing = await self.get_job(job.id)
-                job.state, job.created_at = existing.state, existing.created_at
-            except JobNotFound:
-                job.state = None  # it ran and was removed since
-        else:
-            job.state = JobState.DELAYED if job.delay_ms > 0 else JobState.INACTIVE
-            job.cursor = id_before(reply[1].decode())
-        if job.listeners:
-            self._events().watch(Watch(job.id, job=job), job.cursor)
+    async def _saved(self, jobs: list[Job], reply: Any) -> None:
+        """Give each job its part of enqueue.lua's ``reply``. Jobs the call did not just
+        create (a unique key matched, or the call had run before and its reply was
+        lost) are read first, in one round trip, so that a job's fields are set all at
+        once or, if this is interrupted, not at all (a retried save must not find ``id``
+        set)."""
+        parts = [
+            (int(reply[3 * i]), reply[3 * i + 1], int(reply[3 * i + 2])) for i in range(len(jobs))
+        ]
+        found = [job_id for job_id, event, _ in parts if not event]
+        existing = {job.id: job for job in await self._load(found)} if found else {}
+        for job, (job_id, event, created) in zip(jobs, parts, strict=True):
+            job.id, job.created = job_id, created == 1
+            if event:
+                job.state = JobState.DELAYED if job.delay_ms > 0 else JobState.INACTIVE
+                job.cursor = id_before(event.decode())
+            else:  # None: it ran and was removed since
+                other = existing.get(job_id)
+                job.state = other.state if other is not None else None
+                job.created_at = other.created_at if other is not None else None
+        for job in jobs:
+            job.pending_save = None  # answered: saving it again leaves it as it is
+            if job.listeners:
+                self._events().watch(Watch(job.job_id, job=job), job.cursor)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -313,14 +422,15 @@ class Queue:
         job_id = self._check_id(job_id)
         await self._ensure()
         lines: Any = await self.client.lrange(self.keys.log(job_id), 0, -1)
-        return [line.decode() for line in lines]
+        # pykue writes UTF-8 only; a line written by another tool is shown, not fatal
+        return [line.decode(errors="backslashreplace") for line in lines]
 
     async def get_errors(self, job_id: int) -> list[dict[str, Any]]:
         """One record per failed attempt: attempt, error, traceback, at (ms)."""
         job_id = self._check_id(job_id)
         await self._ensure()
-        raw = await self.client.lrange(self.keys.errors(job_id), 0, -1)
-        return [loads(item) for item in raw]
+        raw: Any = await self.client.lrange(self.keys.errors(job_id), 0, -1)
+        return [error_record(item) for item in raw]
 
     async def counts(self, type: str | None = None) -> dict[str, int]:
         """Number of jobs per state, for all types or one."""
@@ -342,7 +452,10 @@ class Queue:
     async def types(self) -> list[str]:
         await self._ensure()
         names: Any = await self.client.smembers(self.keys.types)
-        return sorted(t.decode() for t in names)
+        # pykue adds only valid names; one added by hand that breaks the rule (bad UTF-8
+        # included) could not be asked about anyway
+        decoded = (name.decode(errors="replace") for name in names)
+        return sorted(name for name in decoded if NAME_PATTERN.fullmatch(name))
 
     async def jobs(
         self,
@@ -482,7 +595,9 @@ class Queue:
 
     def _events(self) -> EventReader:
         if self._reader is None:
-            self._reader = EventReader(self.new_client, self.keys, self.listeners)
+            self._reader = EventReader(
+                lambda: self.new_client(block=BLOCK_MS / 1000), self.keys, self.listeners
+            )
         return self._reader
 
     def on(self, event: str, callback: Callback) -> Queue:
@@ -518,7 +633,8 @@ class Queue:
             return self.test_mode.result(job)
         await self._ensure()
         reader = self._events()
-        watch = Watch(job_id, future=asyncio.get_running_loop().create_future())
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        watch = Watch(job_id, future=future)
         reader.watch(watch, job.cursor)
         try:
             # The stream may no longer hold the job's end (it is trimmed to events_maxlen),
@@ -532,14 +648,19 @@ class Queue:
                 return fresh.result
             if fresh is not None and fresh.state is JobState.FAILED:
                 raise JobFailed(job_id, fresh.error or "")
-            assert watch.future is not None
             raise_if_cancel_lost()  # a Ctrl-C during the reads above must not be lost
             try:
-                return await asyncio.wait_for(asyncio.shield(watch.future), timeout)
-            except asyncio.TimeoutError:
+                return await asyncio.wait_for(asyncio.shield(future), timeout)
+            except TimeoutError:
                 raise JobTimeout(f"job {job_id} did not finish within {timeout} s") from None
         finally:
             reader.unwatch(watch)
+            # The reader may have failed the future (JobFailed) while this returned or
+            # raised from the job's own fields: nobody else will look at it.
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled():
+                future.exception()
 
     # -- processing ----------------------------------------------------------------------
 
@@ -605,21 +726,56 @@ class Queue:
             if not -1e15 < value < 1e15:  # also NaN and infinities
                 raise InvalidJob(f"progress {name} must be a finite number, got {shown(value)}")
         if total <= 0:
-            raise InvalidJob(f"progress total must be > 0, got {total}")
-        percent = max(0, min(100, int(completed * 100 / total)))
+            raise InvalidJob(f"progress total must be > 0, got {shown(total)}")
+        ratio = completed / total * 100  # floats: a tiny total overflows to infinity here
+        if not math.isfinite(ratio):
+            raise InvalidJob(
+                f"progress {shown(completed)} of {shown(total)} is out of range: "
+                "completed / total overflows"
+            )
+        percent = max(0, min(100, int(ratio)))
         encoded = dumps(data, "progress data") if data is not None else b""
-        job.percent, job.progress_data = percent, data
+        self._check_size("progress data", encoded)
         if self.test_mode.active:
+            job.percent, job.progress_data = percent, data
             await self.test_mode.progress(job, percent, data)
             return
-        reply = await self.call("progress", job.job_id, job.token, percent, encoded)
-        raise_for_code(int(reply[0]), job.id)
+        if await self._report(job, "progress", job.token, percent, encoded):
+            job.percent, job.progress_data = percent, data
 
     async def append_log(self, job: Job, line: str) -> None:
         if not isinstance(line, str):
-            raise InvalidJob("log message must be a string")
+            raise InvalidJob(f"log message must be a string, got {type(line).__name__}")
+        try:
+            encoded = line.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from an undecodable name
+            raise InvalidJob(
+                f"log line is not valid text ({exc.reason} at {exc.start}); "
+                "write it with errors='backslashreplace' first"
+            ) from None
+        self._check_size("log line", encoded)
         if self.test_mode.active:
             self.test_mode.log(job, line)
             return
-        reply = await self.call("log", job.job_id, line)
+        await self._report(job, "log", encoded)
+
+    async def _report(self, job: Job, what: str, *args: str | bytes | int) -> bool:
+        """Send a handler's progress or log line; False, with a warning, when Redis
+        refuses writes for now (out of memory, a read-only replica): a report dropped
+        must not fail work that is going well. A lost lease still raises LeaseLost."""
+        try:
+            reply = await self.call(what, job.job_id, *args)
+        except RedisError as exc:
+            if not refused_for_now(exc):
+                raise
+            log.warning("pykue: %s of job %s dropped: Redis refuses writes (%s)", what, job.id, exc)
+            return False
         raise_for_code(int(reply[0]), job.id)
+        return True
+
+    def _check_size(self, what: str, encoded: bytes) -> None:
+        if len(encoded) > self.max_payload:
+            raise InvalidJob(
+                f"{what} is {len(encoded)} bytes, over the limit of {self.max_payload} "
+                "(Queue(max_payload=...))"
+            )

@@ -62,7 +62,10 @@ class ShardedQueue:
 
     async def add_bulk(self, jobs: list[Job]) -> list[Job]:
         """Save jobs made by ``create``, each shard's jobs in one go (shards in parallel).
-        Every job is checked before any shard's jobs are sent."""
+        Every job is checked before any shard's jobs are sent. Each shard bounds its part
+        by its ``save_timeout``; if one shard raises, the others are stopped and the
+        error is raised: as with ``Queue.add_bulk``, the jobs that have an id were saved
+        and calling this again with the same list saves every other job once."""
         shards = set(self.shards)
         if not isinstance(jobs, list) or not all(
             isinstance(job, Job) and job.queue in shards for job in jobs
@@ -71,10 +74,15 @@ class ShardedQueue:
         groups: dict[Queue, list[Job]] = {}
         for job in jobs:
             groups.setdefault(job.queue, []).append(job)
-        encoded = {queue: queue._encode_bulk(group) for queue, group in groups.items()}
-        await asyncio.gather(
-            *(queue._save_encoded(group, encoded[queue]) for queue, group in groups.items())
-        )
+        encoded = [queue._encode_bulk(group) for queue, group in groups.items()]
+        saves = [
+            asyncio.ensure_future(queue._save_encoded(*todo))
+            for queue, todo in zip(groups, encoded, strict=True)
+        ]
+        try:
+            await asyncio.gather(*saves)
+        finally:
+            await cancel_all(saves)  # one shard failed: the others' outcome is moot
         return jobs
 
     def process(self, job_type: str, handler: Handler, *, concurrency: int = 1) -> Handler:

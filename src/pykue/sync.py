@@ -67,7 +67,9 @@ class SyncJob:
 
 
 class Queue:
-    """Blocking twin of ``pykue.Queue`` for producers and admin tools."""
+    """Blocking twin of ``pykue.Queue`` for producers and admin tools; ``options`` are
+    that Queue's (``prefix``, ``save_timeout`` ...), so a blocked save ends after
+    ``save_timeout`` with ConnectionFailed, and saving again is safe."""
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         self._loop = asyncio.new_event_loop()

@@ -1,34 +1,34 @@
 -- enqueue: store new jobs as inactive (or delayed) and index them; many per call (bulk
 -- adds send a few hundred at a time, so each job costs no round trip of its own).
 -- KEYS[1] events stream
--- ARGV[1] base, ARGV[2] events maxlen, ARGV[3] save token, ARGV[4] its ttl (s), ARGV[5]
--- the jobs as one JSON array of [type, data (JSON text), delay (ms), priority, attempts,
--- backoff (JSON text or ''), ttl (ms, 0 none), remove policy, unique key ('' none)]:
--- one argument, not nine per job, because encoding arguments is most of a bulk add's
--- cost on the client.
--- The save token names this call (a single save's own token, or one derived from a bulk
--- chunk's jobs): a call resent after a lost reply, or a save the caller retries, finds
--- the ids the first one created and creates nothing.
--- Returns {id, event id, created} per job, flattened: created is 0 when the save token
--- or the unique key already names a job (a retried save, or a duplicate), and that
--- job's id is returned with an empty event id.
+-- ARGV[1] base, ARGV[2] events maxlen, ARGV[3] save token of this call, ARGV[4] how long
+-- it is kept (s), ARGV[5] the jobs as one JSON array of [type, data (JSON text), delay
+-- (ms), priority, attempts, backoff (JSON text or ''), ttl (ms, 0 none), remove policy,
+-- unique key ('' none)]: one argument, not nine per job, because encoding arguments is
+-- most of a bulk add's cost on the client.
+-- The save token names this call (made when the call is first sent): the call sent
+-- again, after a lost reply (by redis-py, or by a caller retrying any of its jobs,
+-- which resends the whole call unchanged), finds {base}:save:TOKEN, creates nothing and
+-- answers with the ids the first call gave and whether it created each.
+-- Returns {id, event id, created} per job, flattened: created is 0 when the unique key
+-- already named a job, whose id is returned; the event id is empty for such a job and
+-- for every job of a call answered from its token.
 -- Event: enqueue (id, type, state) per job created.
 local token_key = BASE .. ':save:' .. ARGV[3]
 local reply = {}
 local known = redis.call('GET', token_key)
 if known then
-  for id in known:gmatch('%d+') do
+  for id, created in known:gmatch('(%d+):?(%d?)') do
     reply[#reply + 1] = tonumber(id)
     reply[#reply + 1] = ''
-    reply[#reply + 1] = 0
+    reply[#reply + 1] = created == '1' and 1 or 0 -- an older pykue kept the ids alone
   end
   return reply
 end
 
-local ids = BASE .. ':ids'
 local now = now_ms()
 local types = {} -- types of the jobs added: their idle workers get a wake-up
-local saved = {}
+local saved = {} -- 'id:created' per job, kept under the token
 
 local function add(job, id)
   local jtype, delay, priority, unique = job[1], job[3], job[4], job[9]
@@ -63,13 +63,13 @@ end
 
 local jobs = cjson.decode(ARGV[5])
 -- one id per job, taken at once; a duplicate (unique key) leaves its id unused
-local first = redis.call('INCRBY', ids, #jobs) - #jobs
+local first = redis.call('INCRBY', BASE .. ':ids', #jobs) - #jobs
 for i, job in ipairs(jobs) do
   local id, eid, created = add(job, first + i)
   reply[#reply + 1] = id
   reply[#reply + 1] = eid
   reply[#reply + 1] = created
-  saved[#saved + 1] = id
+  saved[#saved + 1] = id .. ':' .. created
 end
 redis.call('SET', token_key, table.concat(saved, ','), 'EX', ARGV[4])
 for jtype in pairs(types) do
