@@ -397,15 +397,23 @@ class Worker:
     # -- leases, promotions, stalled jobs ------------------------------------------------------
 
     async def lease_loop(self) -> None:
-        """Renew every lease/3, on a schedule of its own: a call of the maintenance loop
-        stuck on a dead connection must not hold a renewal back."""
+        """Renew leases on a loop of its own: a call of the maintenance loop stuck on a
+        dead connection must not hold a renewal back."""
+        await self.every_third_of_lease(self.renew_leases, "renewing leases")
+
+    async def maintenance_loop(self) -> None:
+        await self.every_third_of_lease(self.maintain, "maintenance")
+
+    async def every_third_of_lease(self, step: Callable[[], Awaitable[bool]], what: str) -> None:
+        """Run ``step`` every lease/3 on a fixed schedule, riding out outages; ``step``
+        returns False when it had nothing to ask Redis."""
         period = self.queue.lease / 3
         loop = asyncio.get_running_loop()
         backoff = Backoff()
         while True:
             began = loop.time()
             try:
-                if await self.renew_leases():  # False: nothing held, Redis not asked
+                if await step():
                     backoff.reset()
                     self.outage.ok()
                 await asyncio.sleep(max(0.0, began + period - loop.time()))
@@ -413,27 +421,14 @@ class Worker:
                 self.outage.failed(exc)
                 await backoff.sleep()
             except RedisError as exc:
-                log.error("pykue: renewing leases failed (%s); retrying", exc)
+                log.error("pykue: %s failed (%s); retrying", what, exc)
                 await backoff.sleep()
 
-    async def maintenance_loop(self) -> None:
-        period = self.queue.lease / 3
-        backoff = Backoff()
-        while True:
-            try:
-                await self.call("promote", 1000)
-                await self.call(
-                    "recover_stalled", self.queue.max_stalls, 1000, stalled_record(self.id)
-                )
-                backoff.reset()
-                self.outage.ok()
-                await asyncio.sleep(period)
-            except TRANSIENT as exc:
-                self.outage.failed(exc)
-                await backoff.sleep()
-            except RedisError as exc:
-                log.error("pykue: maintenance failed (%s); retrying", exc)
-                await backoff.sleep()
+    async def maintain(self) -> bool:
+        """Promote due delayed jobs and return expired leases' jobs to the queue."""
+        await self.call("promote", 1000)
+        await self.call("recover_stalled", self.queue.max_stalls, 1000, stalled_record(self.id))
+        return True
 
     async def renew_leases(self) -> bool:
         """Renew the leases of the running attempts and of the undelivered acks; False
