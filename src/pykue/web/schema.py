@@ -49,23 +49,27 @@ JOB = {
     "additionalProperties": False,
     "properties": {
         "type": {"type": "string", "pattern": NAME},
-        "data": {"type": "object"},
+        "data": {"type": ["object", "null"]},
         "options": {
-            "type": "object",
+            "type": ["object", "null"],
             "additionalProperties": False,
             "properties": {
                 "priority": {
                     "oneOf": [
                         {"type": "string", "enum": list(PRIORITIES)},
-                        {"type": "integer", "minimum": -(1 << 20), "maximum": 1 << 20},
+                        {
+                            "type": "integer",
+                            "exclusiveMinimum": -(1 << 20),
+                            "exclusiveMaximum": 1 << 20,
+                        },
                     ]
                 },
                 "attempts": {"type": "integer", "minimum": 1, "maximum": 10_000},
                 "delay": {"type": "number", "minimum": 0},
                 "ttl": {"type": "number", "exclusiveMinimum": 0},
-                "backoff": {"type": "object"},
+                "backoff": {"type": ["object", "boolean", "null"]},
                 "unique": {"type": "string", "pattern": NAME},
-                "remove_on_complete": {"type": "integer", "minimum": 0},
+                "remove_on_complete": {"type": ["boolean", "integer"], "minimum": 0},
             },
         },
     },
