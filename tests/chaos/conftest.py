@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.chaos.support import FIGURES, ChaosRedis
+from pykue import Queue
+from tests.chaos.support import FIGURES, LEASE, PREFIX, ChaosRedis
 
 FULL = os.environ.get("PYKUE_CHAOS") == "full"
 
@@ -40,6 +41,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if target:
         shown = {"size": size, **dict(sorted(FIGURES.items()))}
         Path(target).write_text(json.dumps(shown, indent=2) + "\n")
+
+
+@pytest.fixture
+async def queue(chaos_redis: ChaosRedis) -> AsyncIterator[Queue]:
+    """The worker scenarios' queue (PREFIX, LEASE) on the scenario's own server."""
+    q = Queue(url=chaos_redis.url, prefix=PREFIX, lease=LEASE)
+    try:
+        yield q
+    finally:
+        await q.close()
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ import redis
 from tests.helpers import ROOT, RedisServer
 
 PROGRAMS = Path(__file__).parent / "programs"
+PREFIX = "chaos"  # the queue of the worker scenarios
+LEASE = 1.0  # their lease: short, so that faults show within seconds
 FIGURES: dict[str, dict[str, Any]] = {}
 
 
@@ -129,3 +131,10 @@ def read_lines(path: Path) -> list[list[str]]:
     if not path.exists():
         return []
     return [line.split() for line in path.read_text().splitlines() if line.strip()]
+
+
+def worker_child(tmp_path: Path, url: str, name: object, *extra: str) -> Child:
+    """A worker process (programs/worker.py) on PREFIX with LEASE, recording the side
+    effect of each job it runs in ``tmp_path / "effects"``."""
+    args = [url, PREFIX, str(tmp_path / "effects"), "--lease", str(LEASE), *extra]
+    return Child("worker.py", args, tmp_path / f"worker-{name}.log")

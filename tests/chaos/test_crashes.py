@@ -9,7 +9,6 @@ import random
 import signal
 import statistics
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,25 +16,12 @@ import pytest
 from pykue import Job, JobState, Queue
 from pykue.stats import read_totals
 from tests.chaos.conftest import FULL
-from tests.chaos.support import ChaosRedis, Child, read_lines, record
+from tests.chaos.support import LEASE, PREFIX, ChaosRedis, Child, read_lines, record, worker_child
 from tests.helpers import assert_invariants, wait_until
-
-PREFIX = "chaos"
-LEASE = 1.0
-
-
-@pytest.fixture
-async def queue(chaos_redis: ChaosRedis) -> AsyncIterator[Queue]:
-    q = Queue(url=chaos_redis.url, prefix=PREFIX, lease=LEASE)
-    try:
-        yield q
-    finally:
-        await q.close()
 
 
 def worker(tmp_path: Path, server: ChaosRedis, name: object, *extra: str) -> Child:
-    args = [server.url, PREFIX, str(tmp_path / "effects"), "--lease", str(LEASE), *extra]
-    return Child("worker.py", args, tmp_path / f"worker-{name}.log")
+    return worker_child(tmp_path, server.url, name, *extra)
 
 
 def started(child: Child) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from redis.retry import Retry
 from pykue import Job, JobState, Queue
 from tests.chaos.conftest import FULL
 from tests.chaos.faultproxy import FaultProxy
-from tests.chaos.support import ChaosRedis, Child, read_lines, record
+from tests.chaos.support import LEASE, PREFIX, ChaosRedis, read_lines, record, worker_child
 from tests.helpers import assert_invariants, wait_until
 
 
@@ -89,14 +89,7 @@ class Fleet:
 
     def __init__(self, tmp_path: Path, url: str, count: int, *options: str) -> None:
         self.tmp_path = tmp_path
-        self.workers = [
-            Child(
-                "worker.py",
-                [url, PREFIX, str(tmp_path / "effects"), "--lease", str(LEASE), *options],
-                tmp_path / f"worker-{n}.log",
-            )
-            for n in range(count)
-        ]
+        self.workers = [worker_child(tmp_path, url, n, *options) for n in range(count)]
 
     def output(self) -> str:
         return "".join(child.output() for child in self.workers)
@@ -128,19 +121,6 @@ class Fleet:
         assert figures["failed_although_succeeded"] == 0, (figures, [j.error for j in failed])
         assert figures["failed"] == 0, [(job.id, job.error) for job in failed]
         return figures
-
-
-PREFIX = "chaos"
-LEASE = 1.0
-
-
-@pytest.fixture
-async def queue(chaos_redis: ChaosRedis) -> AsyncIterator[Queue]:
-    q = Queue(url=chaos_redis.url, prefix=PREFIX, lease=LEASE)
-    try:
-        yield q
-    finally:
-        await q.close()
 
 
 def completed(server: ChaosRedis) -> int:
