@@ -1,30 +1,28 @@
 """The notification jobs of tasks 8-9 end to end in one process (what `make run` shows).
 
-7_job_creator.py enqueues the eleven jobs and prints their events; 7_job_processor.py's
-handler processes them two at a time in this same process; two blacklisted numbers
-fail. Run it with ``make run``, or ``python examples/notifications_demo.py [REDIS_URL]``.
+The creator side of 7_job_creator.py enqueues the eleven jobs and prints their events;
+the handler of 7_job_processor.py processes them two at a time in this same process;
+two blacklisted numbers fail. Both come from ``pykue.demo_jobs``. Run it with
+``python examples/notifications_demo.py [REDIS_URL]``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
 
 from pykue import Queue
-
-creator = importlib.import_module("7_job_creator")
-processor = importlib.import_module("7_job_processor")
+from pykue.demo_jobs import JOBS, create_jobs, register
 
 
 async def main(url: str | None) -> None:
     queue = Queue(url=url)
     ended: asyncio.Queue[int] = asyncio.Queue()
     try:
-        await creator.create_jobs(queue, ended)
-        processor.register(queue)
+        await create_jobs(queue, ended)
+        register(queue)
         worker = asyncio.create_task(queue.run())
-        for _ in creator.JOBS:
+        for _ in JOBS:
             await ended.get()
         await queue.shutdown()
         await worker

@@ -60,9 +60,9 @@ queue = Queue()
 @queue.process("meet")
 async def meet(job):
     arrived, go = queue.keys.base + ":arrived", queue.keys.base + ":go"
-    if await queue.client.rpush(arrived, os.getpid()) >= 2:
-        await queue.client.rpush(go, "1", "1")
-    if await queue.client.blpop([go], timeout=20) is None:
+    if await queue._redis.client.rpush(arrived, os.getpid()) >= 2:
+        await queue._redis.client.rpush(go, "1", "1")
+    if await queue._redis.client.blpop([go], timeout=20) is None:
         raise RuntimeError("the other job never came")
     return {"pid": os.getpid()}
 """
@@ -254,7 +254,7 @@ def test_unreachable_redis_is_one_line_and_exit_1() -> None:
         [str(PYKUE), "--url", url, "stats"], env=env(), capture_output=True, text=True, timeout=50
     )
     assert done.returncode == 1
-    assert "cannot reach Redis" in one_error_line(done)
+    assert "cannot be reached" in one_error_line(done)
 
 
 MODULES = {
@@ -543,7 +543,7 @@ def test_dashboard_on_a_busy_port_is_one_line_and_exit_1(cli: Cli) -> None:
 async def test_dashboard_middleware_leaves_no_tasks_behind_when_polled() -> None:
     """Starlette's is_disconnected() calls receive() in a cancelled scope on every turn
     of the event stream; each call must clean up after itself."""
-    from pykue.cli.serve import EndStreamsOnExit
+    from pykue.cli.dashboard import EndStreamsOnExit
 
     never = asyncio.Event()
 

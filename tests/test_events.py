@@ -12,6 +12,7 @@ import redis
 
 from pykue import Queue
 from pykue.keys import Keys
+from pykue.scripts import Complete
 
 # Entries another tool (or a person with redis-cli) could append to the stream.
 BAD_ENTRIES: list[dict[str, str | bytes]] = [
@@ -33,13 +34,10 @@ def add_bad_entries(raw: redis.Redis, prefix: str) -> None:
 async def complete(queue: Queue, job_id: int, result: Any) -> None:
     """End ``job_id`` as a worker would, through the claim and complete scripts."""
     job = await queue.get_job(job_id)
-    reply = await queue.call("claim", job.type, 1, "test-worker", 60_000, f"c{job_id}")
-    token = next(
-        int(dict(zip(fields[::2], fields[1::2], strict=True))[b"token"])
-        for claimed, fields in reply[3:]
-        if int(claimed) == job_id
-    )
-    await queue.call("complete", job_id, token, f'"{result}"'.encode(), "")
+    scripts = queue._redis.scripts
+    claim = await scripts.claim(job.type, 1, "test-worker", 60_000, f"c{job_id}")
+    token = next(each.token for each in claim.jobs if each.id == job_id)
+    await scripts.complete([Complete(job_id, token, f'"{result}"'.encode(), "")])
 
 
 async def test_bad_entries_are_skipped_and_listeners_carry_on(

@@ -18,6 +18,7 @@ import redis
 
 from pykue import (
     ConnectionFailed,
+    InvalidArgument,
     InvalidJob,
     InvalidName,
     InvalidState,
@@ -161,12 +162,13 @@ async def test_a_call_sent_again_answers_what_it_did_and_creates_nothing(
     await queue.create("email", {}, unique="u").save()
     entries = [["email", "{}", 0, 0, 1, "", 0, "", ""], ["email", "{}", 0, 0, 1, "", 0, "", "u"]]
     args = ("token-1", 3600, orjson.dumps(entries))
-    first = await queue.call("enqueue", *args)
-    again = await queue.call("enqueue", *args)
-    assert [int(first[2]), int(first[5])] == [1, 0]  # the second matched the unique key
-    ids = [int(first[0]), int(first[3])]
-    assert [int(again[0]), again[1], int(again[2])] == [ids[0], b"", 1]
-    assert [int(again[3]), again[4], int(again[5])] == [ids[1], b"", 0]
+    await queue.connect()
+    first = (await queue._redis.scripts.enqueue(*args)).saved
+    again = (await queue._redis.scripts.enqueue(*args)).saved
+    assert [first[0].created, first[1].created] == [True, False]  # the second matched u
+    ids = [first[0].id, first[1].id]
+    expected = [(ids[0], None, True), (ids[1], None, False)]
+    assert [(s.id, s.event, s.created) for s in again] == expected
     assert job_ids(raw, prefix) == set(ids)
     assert 0 < raw.ttl(f"{{{prefix}}}:save:token-1") <= 3600
 
@@ -215,9 +217,9 @@ async def test_jobs_listing_by_state_type_range_and_order(queue: Queue) -> None:
     assert [j.id for j in everything] == ids[1:3]
     with pytest.raises(InvalidJob, match="unknown state"):
         await queue.jobs("sleeping")
-    with pytest.raises(InvalidJob, match="<= 1000"):
+    with pytest.raises(InvalidArgument, match="<= 1000"):
         await queue.jobs("inactive", start=0, stop=1000)
-    with pytest.raises(InvalidJob, match="order"):
+    with pytest.raises(InvalidArgument, match="order"):
         await queue.jobs("inactive", order="sideways")
 
 
@@ -234,7 +236,7 @@ async def test_remove_deletes_job_and_missing_ids_raise(
     with pytest.raises(JobNotFound):
         await queue.remove(job.job_id)
     for bad in (0, -1, "1", 2**60, True):
-        with pytest.raises(JobNotFound):
+        with pytest.raises(InvalidArgument, match="job id"):
             await queue.get_job(bad)  # type: ignore[arg-type]
 
 
@@ -272,7 +274,7 @@ async def test_remove_on_complete_options_are_validated() -> None:
     ],
 )
 def test_bad_queue_options(options: dict) -> None:
-    with pytest.raises(InvalidJob):
+    with pytest.raises(InvalidArgument):
         Queue(url="redis://127.0.0.1:1", **options)
 
 

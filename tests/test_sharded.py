@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pykue import ConnectionFailed, InvalidJob, InvalidName, Queue, ShardedQueue
+from pykue import ConnectionFailed, InvalidArgument, InvalidJob, InvalidName, Queue, ShardedQueue
 from tests.helpers import delete_prefix
 from tests.test_producer import MARGIN, silent_redis
 
@@ -25,13 +25,13 @@ def test_a_key_always_picks_the_same_shard_and_no_key_takes_turns() -> None:
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
-        ({"shards": 0}, InvalidJob, "shards must be"),
-        ({"shards": 1025}, InvalidJob, "shards must be"),
-        ({"shards": True}, InvalidJob, "shards must be"),
+        ({"shards": 0}, InvalidArgument, "shards must be"),
+        ({"shards": 1025}, InvalidArgument, "shards must be"),
+        ({"shards": True}, InvalidArgument, "shards must be"),
         ({"shards": 2, "prefix": "a b"}, InvalidName, "prefix"),
         ({"shards": 2, "prefix": "x" * 127}, InvalidName, "prefix"),  # "x...x.1" is 129
-        ({"shards": 2, "lease": 0}, InvalidJob, "lease"),
-        ({"shards": 2, "save_timeout": 0}, InvalidJob, "save_timeout"),
+        ({"shards": 2, "lease": 0}, InvalidArgument, "lease"),
+        ({"shards": 2, "save_timeout": 0}, InvalidArgument, "save_timeout"),
     ],
 )
 def test_bad_arguments_are_refused(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from pykue import ConnectionFailed, InvalidJob, JobFailed, JobNotFound, Queue
+from pykue import ConnectionFailed, InvalidArgument, JobFailed, JobNotFound, Queue
 from pykue.sync import Queue as SyncQueue
 from tests.helpers import assert_invariants, delete_prefix
 from tests.test_producer import MARGIN, silent_redis
@@ -103,7 +103,7 @@ def test_sync_wait_for_jobs_processed_by_an_async_worker(
 
 
 def test_sync_save_gives_up_after_save_timeout() -> None:
-    with pytest.raises(InvalidJob, match="save_timeout must be"):
+    with pytest.raises(InvalidArgument, match="save_timeout must be"):
         SyncQueue("redis://127.0.0.1:1", save_timeout=0)
     with silent_redis() as url:
         queue = SyncQueue(url, prefix="silent", save_timeout=0.3)

@@ -17,6 +17,7 @@ import redis
 from pykue import JobFailed, JobState, LeaseLost, Queue
 from pykue.keys import Keys
 from pykue.runner import ThreadJob
+from pykue.scripts import Complete, Scripts
 from tests.helpers import assert_invariants, delete_prefix, job_ids
 
 
@@ -326,14 +327,18 @@ async def test_lease_is_renewed_for_a_job_longer_than_the_lease(
         delete_prefix(raw, prefix)
 
 
+def scripts(queue: Queue) -> Scripts:
+    """The connected queue's scripts, to act as a worker would (or a dead one did)."""
+    return queue._redis.scripts
+
+
 async def claim_by_ghost(queue: Queue, job_type: str) -> tuple[int, int]:
     """Claim one job as a worker that then dies (never acks, never renews)."""
-    reply = await queue.call(
-        "claim", job_type, 1, "ghost", int(queue.lease * 1000), uuid.uuid4().hex
+    await queue.connect()
+    claim = await scripts(queue).claim(
+        job_type, 1, "ghost", int(queue.lease * 1000), uuid.uuid4().hex
     )
-    job_id, flat = reply[3]
-    fields = dict(zip(flat[::2], flat[1::2], strict=True))
-    return int(job_id), int(fields[b"token"])
+    return claim.jobs[0].id, claim.jobs[0].token
 
 
 async def test_stalled_job_returns_to_inactive_and_runs_again(queue: Queue) -> None:
@@ -357,8 +362,8 @@ async def test_stalled_job_returns_to_inactive_and_runs_again(queue: Queue) -> N
     assert ran
     assert ran[0] != "ghost"
     # the dead worker's late ack is refused by the fencing token: still complete, once
-    reply = await queue.call("complete", ghost_id, ghost_token, b'"late"', "")
-    assert int(reply[0]) == -2
+    codes = await scripts(queue).complete([Complete(ghost_id, ghost_token, b'"late"', "")])
+    assert codes == [-2]
     assert (await queue.get_job(job.job_id)).result == "ok"
 
 
@@ -470,24 +475,20 @@ async def test_queue_wide_events(queue: Queue) -> None:
 async def test_one_claim_takes_as_many_jobs_as_slots_in_priority_order(queue: Queue) -> None:
     low = await queue.create("batch", {}, priority="low").save()
     normal = [await queue.create("batch", {"n": n}).save() for n in range(3)]
-    reply = await queue.call("claim", "batch", 3, "test-worker", 60_000, "request-1")
-    claimed = [int(job_id) for job_id, _fields in reply[3:]]
+    reply = await scripts(queue).claim("batch", 3, "test-worker", 60_000, "request-1")
+    claimed = [each.id for each in reply.jobs]
     assert claimed == [job.id for job in normal]
     counts = await queue.counts("batch")
     assert (counts["active"], counts["inactive"]) == (3, 1)
     # the same call resent (its reply lost) hands back the same jobs and takes no more
-    again = await queue.call("claim", "batch", 3, "test-worker", 60_000, "request-1")
-
-    def as_dicts(jobs: list[Any]) -> dict[bytes, dict[bytes, bytes]]:
-        return {job_id: dict(zip(flat[::2], flat[1::2], strict=True)) for job_id, flat in jobs}
-
-    assert as_dicts(again[3:]) == as_dicts(reply[3:])
+    again = await scripts(queue).claim("batch", 3, "test-worker", 60_000, "request-1")
+    assert again.jobs == reply.jobs
     assert (await queue.counts("batch"))["active"] == 3
     assert (await queue.get_job(low.id)).state is JobState.INACTIVE
     for job in normal:  # hand them back so the invariant check sees a tidy queue
         stored = await queue.get_job(job.id)
         assert stored.worker == "test-worker"
-        await queue.call("release", job.id, stored.token)
+        await scripts(queue).release(job.job_id, stored.token)
 
 
 async def test_an_idle_worker_blocks_on_its_wake_marker(queue: Queue, raw: redis.Redis) -> None:
@@ -530,13 +531,11 @@ async def test_keep_count_drops_the_oldest_even_within_one_millisecond(
     queue: Queue, raw: redis.Redis, prefix: str
 ) -> None:
     jobs = [await queue.create("burst", {}, remove_on_complete=2).save() for _ in range(10)]
-    reply = await queue.call("claim", "burst", 10, "test-worker", 60_000, uuid.uuid4().hex)
-    tokens = {int(i): int(dict(zip(f[::2], f[1::2], strict=True))[b"token"]) for i, f in reply[3:]}
+    reply = await scripts(queue).claim("burst", 10, "test-worker", 60_000, uuid.uuid4().hex)
+    tokens = {each.id: each.token for each in reply.jobs}
     # one batch: every completion gets the same Redis time, so the scores tie
-    acks: list[Any] = []
-    for job in jobs:
-        acks += [job.id, tokens[job.job_id], b'"ok"', "count:2"]
-    assert await queue.call("complete", *acks) == [0] * 10
+    acks = [Complete(job.job_id, tokens[job.job_id], b'"ok"', "count:2") for job in jobs]
+    assert await scripts(queue).complete(acks) == [0] * 10
     assert job_ids(raw, prefix) == {jobs[-2].id, jobs[-1].id}
 
 

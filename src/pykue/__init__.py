@@ -1,7 +1,10 @@
 """pykue: a Redis-backed job queue in the spirit of Kue, built to today's standards."""
 
+from .admin import Admin
+from .backend import TypeStats
 from .errors import (
     ConnectionFailed,
+    InvalidArgument,
     InvalidJob,
     InvalidName,
     InvalidState,
@@ -9,18 +12,24 @@ from .errors import (
     JobNotFound,
     JobTimeout,
     LeaseLost,
+    NotConnected,
     NotReplicated,
     PykueError,
+    ServerRefused,
+    UsageError,
 )
 from .job import PRIORITIES, Job, JobState
 from .queue import Queue
 from .sharded import ShardedQueue
+from .worker import Worker
 
 __version__ = "0.1.0"
 
 __all__ = [
     "PRIORITIES",
+    "Admin",
     "ConnectionFailed",
+    "InvalidArgument",
     "InvalidJob",
     "InvalidName",
     "InvalidState",
@@ -30,9 +39,14 @@ __all__ = [
     "JobState",
     "JobTimeout",
     "LeaseLost",
+    "NotConnected",
     "NotReplicated",
     "PykueError",
     "Queue",
+    "ServerRefused",
     "ShardedQueue",
+    "TypeStats",
+    "UsageError",
+    "Worker",
     "__version__",
 ]

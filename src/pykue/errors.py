@@ -5,9 +5,15 @@ refuse with it.
 ::
 
     PykueError                    base of everything pykue raises
-    ├── ConnectionFailed          no Redis could be reached (message says how to configure one)
-    ├── InvalidJob                (also ValueError) job data or options are not acceptable
-    │   └── InvalidName           a queue, type or unique name breaks the naming rule
+    ├── ConnectionFailed          Redis could not be reached or stopped answering (message says
+    │                             how to configure one); raw redis-py errors never escape
+    ├── UsageError                (also RuntimeError) a call made where it cannot work (a second
+    │   │                         run() of a running queue, a blocking sync call from a callback)
+    │   └── NotConnected          a call that needs a connected queue came before connect()
+    ├── ServerRefused             Redis answered with an error (out of memory, read-only replica...)
+    ├── InvalidArgument           (also ValueError) an argument is not acceptable: nothing written
+    │   └── InvalidJob            job data or options are not acceptable
+    │       └── InvalidName       a queue, type or unique name breaks the naming rule
     ├── JobNotFound               (also KeyError) no job with that id
     ├── InvalidState              the job is not in a state that allows the operation
     ├── LeaseLost                 a worker acted on a job it no longer owns (fencing token)
@@ -27,7 +33,27 @@ class ConnectionFailed(PykueError):
     """Raised when no Redis server can be reached or started."""
 
 
-class InvalidJob(PykueError, ValueError):
+class UsageError(PykueError, RuntimeError):
+    """Raised by a call made where it cannot work: ``run()`` on a queue already running,
+    a blocking ``pykue.sync`` call from one of its own event callbacks."""
+
+
+class NotConnected(UsageError):
+    """Raised by a call that needs a connected queue: ``await queue.connect()`` first."""
+
+
+class ServerRefused(PykueError):
+    """Raised when Redis answers a call with an error rather than a result: out of memory
+    under ``noeviction``, a read-only replica after a failover, a script that is busy...
+    Nothing changed; the call may succeed later."""
+
+
+class InvalidArgument(PykueError, ValueError):
+    """Raised when an argument (an id, an order, a range, a concurrency...) is not
+    acceptable; nothing was written."""
+
+
+class InvalidJob(InvalidArgument):
     """Raised when job data or options are invalid; nothing was written."""
 
 
@@ -80,11 +106,21 @@ def shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+MAX_INDEX = 2**53  # job ids and list positions stay below it (exact in a double, and in Redis)
+
+
+def check_id(job_id: object) -> int:
+    """``job_id`` if it is a job id (an int from 1 to 2**53 - 1); else InvalidArgument."""
+    if isinstance(job_id, bool) or not isinstance(job_id, int) or not 0 < job_id < MAX_INDEX:
+        raise InvalidArgument(f"job id must be a positive int, got {shown(job_id)}")
+    return job_id
+
+
 def check_int(name: str, value: object, low: int, high: int, high_text: str = "") -> int:
-    """``value`` if it is an int (not a bool) from ``low`` to ``high``; else InvalidJob
-    saying so (``high_text``: how the message writes ``high``)."""
+    """``value`` if it is an int (not a bool) from ``low`` to ``high``; else
+    InvalidArgument saying so (``high_text``: how the message writes ``high``)."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidJob(
+        raise InvalidArgument(
             f"{name} must be an int from {low} to {high_text or high}, got {shown(value)}"
         )
     return value
@@ -92,9 +128,9 @@ def check_int(name: str, value: object, low: int, high: int, high_text: str = ""
 
 def check_seconds(name: str, value: object, low: float, high: float) -> float:
     """``value`` as a float if it is a number (not a bool) of seconds from ``low`` to
-    ``high`` (NaN is refused too); else InvalidJob saying so."""
+    ``high`` (NaN is refused too); else InvalidArgument saying so."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise InvalidJob(f"{name} must be {low} to {high} seconds, got {shown(value)}")
+        raise InvalidArgument(f"{name} must be {low} to {high} seconds, got {shown(value)}")
     return float(value)
 
 

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from .aio import TRANSIENT, Backoff, Outage, cancel_all
 from .connection import Client, close_client, finish_closing, streams_of
 from .errors import JobFailed, JobNotFound, shown
+from .event_names import QUEUE_EVENTS as QUEUE_EVENTS  # the one table; kept importable here
 from .job import Callback, Job, loads
 
 if TYPE_CHECKING:
@@ -29,11 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pykue")
 
-QUEUE_EVENTS = (
-    "job enqueue", "job start", "job progress", "job complete", "job failed attempt",
-    "job failed", "job remove", "job promotion", "job stalled", "job retry", "job released",
-    "pause", "resume",
-)  # fmt: skip
 TERMINAL = ("complete", "failed", "remove")
 BLOCK_MS = 2000
 
@@ -62,6 +58,12 @@ def event_args(name: str, fields: Mapping[bytes, bytes]) -> tuple[Any, ...]:
         return fields[b"error"].decode(), int(fields[b"attempts_made"])
     if name == "failed":
         return (fields[b"error"].decode(),)
+    if name == "state":
+        return fields[b"from"].decode(), fields[b"to"].decode()
+    if name == "priority":
+        return (int(fields[b"priority"]),)
+    if name == "stalled":
+        return (int(fields[b"stalls"]),)
     return ()
 
 

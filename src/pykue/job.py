@@ -1,7 +1,8 @@
 """The Job: its fields, states, priorities, option checks and Redis-hash codec.
 
-No I/O happens here: a Job forwards save/remove/retry/wait/progress to the
-Queue that created it, which owns the connection.
+No I/O happens here: a Job forwards save/wait/progress/log to the backend of the
+Queue that created it (Redis, or memory in test mode) and remove/retry/refresh to
+that Queue's admin.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .errors import InvalidJob, shown
+from .event_names import JOB_EVENTS
 from .keys import check_name
 
 if TYPE_CHECKING:
@@ -26,7 +28,6 @@ RemovePolicy = bool | int | timedelta
 
 PRIORITIES: dict[str, int] = {"low": 10, "normal": 0, "medium": -5, "high": -10, "critical": -15}
 PRIORITY_LIMIT = 1 << 20  # keeps priority * 2**32 + id exact in a double (the inactive score)
-JOB_EVENTS = ("enqueue", "start", "progress", "complete", "failed attempt", "failed", "remove")
 
 
 class JobState(StrEnum):
@@ -241,6 +242,36 @@ class PendingSave:
     jobs: list[Job]
 
 
+def progress_percent(completed: object, total: object) -> int:
+    """``completed`` of ``total`` as a whole percent from 0 to 100; InvalidJob for what
+    is not a finite number, a total <= 0, or a ratio that overflows."""
+    for name, value in (("completed", completed), ("total", total)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidJob(f"progress {name} must be a number, got {shown(value)}")
+        if not -1e15 < value < 1e15:  # also NaN and infinities
+            raise InvalidJob(f"progress {name} must be a finite number, got {shown(value)}")
+    assert isinstance(completed, int | float)
+    assert isinstance(total, int | float)
+    if total <= 0:
+        raise InvalidJob(f"progress total must be > 0, got {shown(total)}")
+    ratio = completed / total * 100  # floats: a tiny total overflows to infinity here
+    if not math.isfinite(ratio):
+        raise InvalidJob(
+            f"progress {shown(completed)} of {shown(total)} is out of range: "
+            "completed / total overflows"
+        )
+    return max(0, min(100, int(ratio)))
+
+
+def check_size(what: str, encoded: bytes, max_payload: int) -> None:
+    """InvalidJob if ``encoded`` is over the queue's ``max_payload``."""
+    if len(encoded) > max_payload:
+        raise InvalidJob(
+            f"{what} is {len(encoded)} bytes, over the limit of {max_payload} "
+            "(Queue(max_payload=...))"
+        )
+
+
 class Job:
     """One unit of work. Create it with ``queue.create(type, data, ...)`` and ``await job.save()``.
 
@@ -431,7 +462,7 @@ class Job:
         if self.listeners is NO_LISTENERS:
             self.listeners, self.delivered = {}, {}
         self.listeners.setdefault(event, []).append(callback)
-        self.queue.watch(self)
+        self.queue._backend.watch(self)
         return self
 
     # -- I/O, through the queue -----------------------------------------------
@@ -443,16 +474,19 @@ class Job:
         the very script call it went in (same save token, same jobs), which answers what
         it did if it ran, so it is never saved twice and ``created`` repeats the first
         answer."""
-        await self.queue.save(self)
+        await self.queue._save([self])
         return self
 
     async def wait(self, timeout: float | None = None) -> Any:
         """Wait until the job completes and return its result; JobFailed if it failed."""
-        return await self.queue.wait_for(self, timeout)
+        return await self.queue._backend.wait_for(self, timeout)
 
     async def progress(self, completed: float, total: float = 100, data: Any = None) -> None:
         """Report progress from inside a handler: percent = completed / total * 100."""
-        await self.queue.report_progress(self, completed, total, data)
+        percent = progress_percent(completed, total)
+        encoded = dumps(data, "progress data") if data is not None else b""
+        check_size("progress data", encoded, self.queue.max_payload)
+        await self.queue._backend.progress(self, percent, data, encoded)
 
     async def log(self, message: str, *args: Any) -> None:
         """Append a line (``message % args``) to the job's log."""
@@ -463,18 +497,28 @@ class Job:
                 raise InvalidJob(
                     f"log message {shown(message)} does not take {shown(args)}: {exc}"
                 ) from None
-        await self.queue.append_log(self, message)
+        if not isinstance(message, str):
+            raise InvalidJob(f"log message must be a string, got {type(message).__name__}")
+        try:
+            encoded = message.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from an undecodable name
+            raise InvalidJob(
+                f"log line is not valid text ({exc.reason} at {exc.start}); "
+                "write it with errors='backslashreplace' first"
+            ) from None
+        check_size("log line", encoded, self.queue.max_payload)
+        await self.queue._backend.log(self, message, encoded)
 
     async def remove(self) -> None:
-        await self.queue.remove(self.job_id)
+        await self.queue.admin.remove(self.job_id)
 
     async def retry(self) -> None:
         """Move a failed job back to inactive with its attempts reset."""
-        await self.queue.retry(self.job_id)
+        await self.queue.admin.retry(self.job_id)
 
     async def refresh(self) -> Job:
         """Re-read the job's fields from Redis."""
-        fresh = await self.queue.get_job(self.job_id)
+        fresh = await self.queue.admin.get_job(self.job_id)
         for name in ("state", "attempts_made", "stalls", "percent", "progress_data", "result"):
             setattr(self, name, getattr(fresh, name))
         for name in ("error", "worker", "updated_at", "started_at", "completed_at", "failed_at"):

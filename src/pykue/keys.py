@@ -11,6 +11,8 @@ Layout (``P`` is ``{prefix}``)::
     P:job:ID:errors             list: one JSON object per failed attempt
     P:jobs:STATE                zset: every job in STATE (score: id, or run-at ms for delayed)
     P:jobs:TYPE:STATE           zset: jobs of TYPE in STATE (inactive: priority+id order)
+    P:all                       zset: every job, whatever its state (score: id), for paging
+    P:all:TYPE                  zset: every job of TYPE (score: id)
     P:leases                    zset: active job ids by lease deadline (ms, server time)
     P:types                     set: job types ever saved
     P:paused                    set: paused job types
@@ -19,18 +21,61 @@ Layout (``P`` is ``{prefix}``)::
     P:unique                    hash: unique key -> job id
     P:save:TOKEN                string 'id:created,...': what the enqueue call with save
                                 token TOKEN did to each of its jobs, kept a day
+    P:claim:REQUEST             list: the ids one claim call took (claim.lua only), so
+                                that the call resent takes no more; kept a lease
+    P:stats                     hash: totals and histograms the scripts count
+    P:minute:N                  hash: outcomes counted in epoch minute N; expire in two hours
     P:workers                   hash: worker id -> JSON heartbeat
+
+``LAYOUT`` is this list as data: ``Keys`` builds names from it, and ``pykue.scripts``
+writes the Lua scripts' key names from it when it loads them, so no script spells a key.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from string import Formatter
 
 from .errors import InvalidName
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 STATES = ("inactive", "active", "complete", "failed", "delayed")
+
+# Each key's name after the queue's base ("{prefix}"); ``{name}`` stands for an argument.
+# Argument names are the Lua scripts' parameter names too (``jtype``: ``type`` is a Lua
+# builtin).
+LAYOUT: dict[str, str] = {
+    "ids": ":ids",
+    "job": ":job:{id}",
+    "log": ":job:{id}:log",
+    "errors": ":job:{id}:errors",
+    "state": ":jobs:{state}",
+    "type_state": ":jobs:{jtype}:{state}",
+    # not P:jobs:TYPE: a type may be named like a state
+    "all_jobs": ":all",
+    "type_jobs": ":all:{jtype}",
+    "leases": ":leases",
+    "types": ":types",
+    "paused": ":paused",
+    "wake": ":wake:{jtype}",
+    "events": ":events",
+    "unique": ":unique",
+    "save_token": ":save:{token}",
+    "claim_memo": ":claim:{request}",
+    "stats": ":stats",
+    "minute": ":minute:{minute}",
+    "workers": ":workers",
+}
+
+# The score of a job in its type's inactive index: priority first, then id (FIFO).
+# PRIORITY_LIMIT (job.py) keeps priority * INACTIVE_WEIGHT + id exact in a double.
+INACTIVE_WEIGHT = 2**32
+
+
+def layout_parts(template: str) -> list[tuple[str, str | None]]:
+    """``template`` as (literal text, argument name or None) pieces, in order."""
+    return [(text, name) for text, name, _spec, _conv in Formatter().parse(template)]
 
 
 def check_name(kind: str, value: object) -> str:
@@ -47,7 +92,7 @@ def check_name(kind: str, value: object) -> str:
 
 @dataclass(frozen=True)
 class Keys:
-    """Key names for the queue with the given prefix."""
+    """Key names for the queue with the given prefix (built from ``LAYOUT``)."""
 
     prefix: str
 
@@ -58,69 +103,76 @@ class Keys:
     def base(self) -> str:
         return "{" + self.prefix + "}"
 
+    def _name(self, key: str, **parts: object) -> str:
+        return self.base + LAYOUT[key].format(**parts)
+
     @property
     def ids(self) -> str:
-        return f"{self.base}:ids"
+        return self._name("ids")
 
     @property
     def leases(self) -> str:
-        return f"{self.base}:leases"
+        return self._name("leases")
 
     @property
     def types(self) -> str:
-        return f"{self.base}:types"
+        return self._name("types")
 
     @property
     def paused(self) -> str:
-        return f"{self.base}:paused"
+        return self._name("paused")
 
     @property
     def events(self) -> str:
-        return f"{self.base}:events"
+        return self._name("events")
 
     @property
     def unique(self) -> str:
-        return f"{self.base}:unique"
+        return self._name("unique")
 
     @property
     def workers(self) -> str:
-        return f"{self.base}:workers"
+        return self._name("workers")
 
     @property
     def job_prefix(self) -> str:
-        """Prefix that scripts append an id to (``P:job:``) to reach a job's hash."""
-        return f"{self.base}:job:"
+        """What a job's hash name is before its id (``P:job:``): the pattern to scan them."""
+        return self.base + LAYOUT["job"].partition("{")[0]
 
     def job(self, job_id: int) -> str:
-        return f"{self.base}:job:{job_id}"
+        return self._name("job", id=job_id)
 
     def log(self, job_id: int) -> str:
-        return f"{self.base}:job:{job_id}:log"
+        return self._name("log", id=job_id)
 
     def errors(self, job_id: int) -> str:
-        return f"{self.base}:job:{job_id}:errors"
+        return self._name("errors", id=job_id)
 
     def state(self, state: str) -> str:
-        return f"{self.base}:jobs:{state}"
+        return self._name("state", state=state)
 
     def type_state(self, job_type: str, state: str) -> str:
-        return f"{self.base}:jobs:{job_type}:{state}"
+        return self._name("type_state", jtype=job_type, state=state)
+
+    @property
+    def all_jobs(self) -> str:
+        """Every job by id, whatever its state: one index to page (enqueue adds, drop removes)."""
+        return self._name("all_jobs")
+
+    def type_jobs(self, job_type: str) -> str:
+        return self._name("type_jobs", jtype=job_type)
 
     def wake(self, job_type: str) -> str:
-        return f"{self.base}:wake:{job_type}"
+        return self._name("wake", jtype=job_type)
 
     def save_token(self, token: str) -> str:
-        return f"{self.base}:save:{token}"
-
-    def claim_memo(self, request: str) -> str:
-        """The ids one claim call took (claim.lua), so that a resent call takes no more."""
-        return f"{self.base}:claim:{request}"
+        return self._name("save_token", token=token)
 
     @property
     def stats(self) -> str:
         """Totals and histograms the scripts keep (work_time, completed, failed, ...)."""
-        return f"{self.base}:stats"
+        return self._name("stats")
 
     def minute(self, epoch_minute: int) -> str:
         """Outcomes (complete/failed) counted in one minute; expires after two hours."""
-        return f"{self.base}:minute:{epoch_minute}"
+        return self._name("minute", minute=epoch_minute)

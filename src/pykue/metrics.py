@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .keys import STATES
-from .stats import Histogram, read_totals
+from .stats import Histogram
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 async def render(queue: Queue) -> str:
     counts = await queue.counts()
-    totals = await read_totals(queue)
+    totals = await queue.totals()
     prefix = queue.keys.prefix  # names are [A-Za-z0-9_.:-]: safe inside a label
     lines = [
         "# HELP pykue_jobs Jobs in each state now.",

@@ -1,4 +1,4 @@
-"""Reading what the scripts count: totals, duration and wait histograms, per-minute outcomes.
+"""What the scripts count: totals, duration and wait histograms (read by the backend).
 
 The Lua scripts keep these in Redis (one HINCRBY per event, in the same atomic step
 as the state change), so every process sees the same figures: the dashboard, the
@@ -9,12 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from .keys import STATES
-
-if TYPE_CHECKING:
-    from .queue import Queue
 
 
 def add_counts(many: Iterable[Mapping[str, int]]) -> dict[str, int]:
@@ -24,7 +20,8 @@ def add_counts(many: Iterable[Mapping[str, int]]) -> dict[str, int]:
     return {state: sum(counts[state] for counts in listed) for state in STATES}
 
 
-# Keep in step with BUCKETS in scripts/_common.lua.
+# Histogram bounds (ms) of run durations and queue waits; the scripts' BUCKETS table is
+# written from this one (scripts/loader.py).
 BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000)
 
 
@@ -47,10 +44,8 @@ class Totals:
     latency: Histogram = field(default_factory=Histogram)
 
 
-async def read_totals(queue: Queue) -> Totals:
-    await queue.connect()
-    raw: Any = await queue.client.hgetall(queue.keys.stats)
-    values = {k.decode(): int(v) for k, v in raw.items()}
+def totals_from(values: Mapping[str, int]) -> Totals:
+    """The Totals of the fields of a queue's stats hash (``keys.stats``)."""
     return Totals(
         work_time_ms=values.get("work_time", 0),
         completed=values.get("completed", 0),
@@ -61,26 +56,9 @@ async def read_totals(queue: Queue) -> Totals:
     )
 
 
-def _histogram(values: dict[str, int], name: str) -> Histogram:
+def _histogram(values: Mapping[str, int], name: str) -> Histogram:
     running, buckets = 0, []
     for bound in BUCKETS_MS:
         running += values.get(f"{name}_le_{bound}", 0)
         buckets.append((bound, running))
     return Histogram(buckets, values.get(f"{name}_count", 0), values.get(f"{name}_sum", 0))
-
-
-async def throughput(queue: Queue, minutes: int = 60) -> list[dict[str, int]]:
-    """Completed and failed jobs per minute over the last ``minutes``, oldest first
-    (minutes by the Redis server's clock)."""
-    await queue.connect()
-    seconds, _micros = await queue.client.time()
-    now_minute = int(seconds) // 60
-    span = range(now_minute - minutes + 1, now_minute + 1)
-    async with queue.client.pipeline(transaction=False) as pipe:
-        for minute in span:
-            pipe.hmget(queue.keys.minute(minute), "complete", "failed")
-        rows = await pipe.execute()
-    return [
-        {"at": minute * 60_000, "complete": int(done or 0), "failed": int(failed or 0)}
-        for minute, (done, failed) in zip(span, rows, strict=True)
-    ]

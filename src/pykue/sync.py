@@ -13,15 +13,36 @@ on that loop's thread.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from . import queue as aqueue
+from .admin import Admin
+from .errors import InvalidJob, UsageError
 from .job import Callback, Job, JobState, RemovePolicy
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _blocking(
+    method: Callable[Concatenate[Admin, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[Queue, P], R]:
+    """The sync Queue's method for the Admin call ``method``: the same call, blocking."""
+    name = method.__name__
+
+    def call(self: Queue, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        bound: Callable[P, Coroutine[Any, Any, R]] = getattr(self.queue.admin, name)
+        return self.run(bound(*args, **kwargs))
+
+    call.__name__ = call.__qualname__ = name
+    call.__signature__ = inspect.signature(method)  # type: ignore[attr-defined]
+    call.__doc__ = method.__doc__
+    return call
 
 
 class SyncJob:
@@ -83,7 +104,7 @@ class Queue:
         """Run a coroutine on this queue's loop and wait for its result."""
         if threading.current_thread() is self._thread:
             coro.close()
-            raise RuntimeError("blocking pykue.sync call made from an event callback")
+            raise UsageError("blocking pykue.sync call made from an event callback")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def create(
@@ -108,20 +129,15 @@ class Queue:
     def connect(self) -> None:
         self.run(self.queue.connect())
 
+    def add_bulk(self, jobs: list[SyncJob]) -> list[SyncJob]:
+        """Save many jobs, a few hundred per script call (see ``pykue.Queue.add_bulk``)."""
+        if not isinstance(jobs, list) or not all(isinstance(job, SyncJob) for job in jobs):
+            raise InvalidJob("add_bulk takes a list of jobs from this queue's create()")
+        self.run(self.queue.add_bulk([job.job for job in jobs]))
+        return jobs
+
     def get_job(self, job_id: int) -> SyncJob:
         return SyncJob(self, self.run(self.queue.get_job(job_id)))
-
-    def get_log(self, job_id: int) -> list[str]:
-        return self.run(self.queue.get_log(job_id))
-
-    def get_errors(self, job_id: int) -> list[dict[str, Any]]:
-        return self.run(self.queue.get_errors(job_id))
-
-    def counts(self, type: str | None = None) -> dict[str, int]:
-        return self.run(self.queue.counts(type))
-
-    def types(self) -> list[str]:
-        return self.run(self.queue.types())
 
     def jobs(
         self,
@@ -135,17 +151,23 @@ class Queue:
         found = self.run(self.queue.jobs(state, type=type, start=start, stop=stop, order=order))
         return [SyncJob(self, job) for job in found]
 
-    def remove(self, job_id: int) -> None:
-        self.run(self.queue.remove(job_id))
-
-    def retry(self, job_id: int) -> None:
-        self.run(self.queue.retry(job_id))
-
-    def pause(self, job_type: str) -> bool:
-        return self.run(self.queue.pause(job_type))
-
-    def resume(self, job_type: str) -> bool:
-        return self.run(self.queue.resume(job_type))
+    # the other admin calls, each blocking on the async one (Admin owns them all)
+    get_log = _blocking(Admin.get_log)
+    get_errors = _blocking(Admin.get_errors)
+    counts = _blocking(Admin.counts)
+    type_stats = _blocking(Admin.type_stats)
+    types = _blocking(Admin.types)
+    is_paused = _blocking(Admin.is_paused)
+    search = _blocking(Admin.search)
+    inactive_ids = _blocking(Admin.inactive_ids)
+    totals = _blocking(Admin.totals)
+    throughput = _blocking(Admin.throughput)
+    remove = _blocking(Admin.remove)
+    retry = _blocking(Admin.retry)
+    pause = _blocking(Admin.pause)
+    resume = _blocking(Admin.resume)
+    set_state = _blocking(Admin.set_state)
+    set_priority = _blocking(Admin.set_priority)
 
     def on(self, event: str, callback: Callback) -> Queue:
         async def register() -> None:

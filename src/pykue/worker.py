@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from redis.exceptions import RedisError
 
-from . import completions
-from .aio import TRANSIENT, Backoff, Outage, cancel_all, while_held
-from .completions import Completions
+from .acks import Acks
+from .aio import TRANSIENT, Backoff, Outage, cancel_all
 from .connection import call_timeout, close_client, finish_closing, streams_of
-from .errors import InvalidJob, LeaseLost, shown
+from .errors import InvalidArgument, InvalidJob, LeaseLost, UsageError, check_int, shown
 from .job import Job, backoff_delay, dumps, encode_remove_policy
+from .keys import check_name
 from .runner import (
     MAX_ERROR,
     MAX_TRACE,
@@ -42,11 +43,13 @@ from .runner import (
     run_handler,
     trace_text,
 )
+from .scripts import Claim, Claimed, ClaimRequest
 
 if TYPE_CHECKING:
     from .queue import Queue
 
 log = logging.getLogger("pykue")
+MAX_CONCURRENCY = 100_000  # slots per type in one worker
 IDLE_BLOCK = 5.0  # longest BLPOP (and at most a lease): a safety net, markers wake workers
 
 
@@ -63,19 +66,23 @@ class Running:
 
 
 class Worker:
-    def __init__(self, queue: Queue, handlers: dict[str, tuple[Handler, int]]) -> None:
+    """Processes jobs of a Queue: ``process()`` registers a handler per job type, ``run()``
+    claims and runs them until ``shutdown()`` (or SIGINT/SIGTERM). ``queue.process`` and
+    ``queue.run()`` are the short form: a Worker made of the queue's handlers."""
+
+    def __init__(
+        self, queue: Queue, handlers: Mapping[str, tuple[Handler, int]] | None = None
+    ) -> None:
         self.queue = queue
-        self.handlers = handlers
+        self.handlers: dict[str, tuple[Handler, int]] = dict(handlers or {})
         self.id = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_ms = int(queue.lease * 1000)
         self.running: dict[int, Running] = {}
-        self.per_type = dict.fromkeys(handlers, 0)
-        self.slot_free = {t: asyncio.Event() for t in handlers}
         self.stopping = asyncio.Event()
         self.stopped = asyncio.Event()
+        self.started = False
         self.loops: list[asyncio.Task[None]] = []
         self.drain_timeout = 10.0
-        self.completions = Completions(self.call)
         self.waiting: set[str] = set()  # types whose claim loop waits for work or for Redis
         # per type, the request id of a claim whose reply never came: resent, it returns
         # the jobs that claim took (see claim.lua) instead of leaving them to expire
@@ -87,14 +94,61 @@ class Worker:
             "claims again: Redis takes writes, %.1f s after refusing them",
         )
         self.failure: BaseException | None = None  # what ended a loop unexpectedly
-        # one thread per slot of the plain-def handlers, so none waits for a thread
-        slots = sum(c for handler, c in handlers.values() if not is_async(handler))
-        self.threads = ThreadPoolExecutor(max(1, slots), thread_name_prefix="pykue-job")
+
+    def process(self, job_type: str, handler: Handler, *, concurrency: int = 1) -> Handler:
+        """Run ``handler`` for jobs of ``job_type``, ``concurrency`` at a time (async
+        handlers on the loop, plain ``def`` handlers in threads)."""
+        check_name("job type", job_type)
+        check_int("concurrency", concurrency, 1, MAX_CONCURRENCY)
+        if not callable(handler):
+            raise InvalidArgument("handler must be callable")
+        if self.started:
+            raise UsageError("register handlers before run()")
+        self.handlers[job_type] = (handler, concurrency)
+        return handler
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    async def run(self) -> None:
-        self.blocker = self.queue.new_client()  # BLPOPs hold their connection
+    async def run(self, *, handle_signals: bool = True) -> None:
+        """Process the registered types until ``shutdown()`` (or, with ``handle_signals``,
+        SIGINT/SIGTERM): running jobs then get the shutdown's timeout to finish."""
+        if not self.handlers:
+            raise InvalidArgument("no handlers: register one with queue.process(type, fn) first")
+        if self.started:
+            raise UsageError("a Worker runs once; make a new one")
+        self.started = True
+        self.backend = self.queue._redis
+        self.scripts = await self.backend.ensure()
+        self.acks = Acks(self.scripts)
+        self.per_type = dict.fromkeys(self.handlers, 0)
+        self.slot_free = {t: asyncio.Event() for t in self.handlers}
+        # one thread per slot of the plain-def handlers, so none waits for a thread
+        slots = sum(c for handler, c in self.handlers.values() if not is_async(handler))
+        self.threads = ThreadPoolExecutor(max(1, slots), thread_name_prefix="pykue-job")
+        loop = asyncio.get_running_loop()
+        installed = []
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, self.request_stop)
+                    installed.append(sig)
+                except (NotImplementedError, RuntimeError):
+                    pass  # not the main thread, or no signals here
+        try:
+            await self._run()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop: no new claims; running jobs get ``timeout`` s, then are handed back."""
+        self.drain_timeout = timeout
+        self.request_stop()
+        if self.started:
+            await self.stopped.wait()
+
+    async def _run(self) -> None:
+        self.blocker = self.backend.new_client()  # BLPOPs hold their connection
         try:
             self.loops = [asyncio.create_task(self.claim_loop(t)) for t in self.handlers]
             self.loops.append(asyncio.create_task(self.lease_loop()))
@@ -107,9 +161,9 @@ class Worker:
             if self.failure is not None:
                 raise self.failure
         finally:
-            streams = streams_of(self.blocker, self.queue.client)
+            streams = streams_of(self.blocker, self.backend.client)
             await cancel_all(self.loops)
-            await self.completions.close(timeout=0)
+            await self.acks.close(timeout=0)
             await close_client(self.blocker)
             await finish_closing(streams)
             self.threads.shutdown(wait=False)  # a thread past its TTL cannot be waited for
@@ -128,13 +182,8 @@ class Worker:
 
     def request_stop(self) -> None:
         self.stopping.set()  # idle claim loops wake up; a claim in flight is never cut
-        for event in self.slot_free.values():
+        for event in getattr(self, "slot_free", {}).values():
             event.set()  # and so do the ones waiting for a slot
-
-    async def stop(self, timeout: float) -> None:
-        self.drain_timeout = timeout
-        self.request_stop()
-        await self.stopped.wait()
 
     async def drain(self, timeout: float) -> None:
         """Let running jobs finish for ``timeout`` s; hand the rest back to the queue.
@@ -158,23 +207,13 @@ class Worker:
         for entry in unfinished:
             entry.lost = True
         await cancel_all([entry.task for entry in unfinished])
-        # each release is retried until it lands or the wait below gives up on it
-        releases = [asyncio.ensure_future(self.ack(e.job, "release")) for e in unfinished]
-        if releases:
-            _, late = await asyncio.wait(releases, timeout=left(1.0))
-            await cancel_all(late)
-            if late:
-                log.error(
-                    "pykue: %d running jobs not handed back; they run again when their "
-                    "leases expire",
-                    len(late),
-                )
-        await self.completions.close(timeout=left(1.0))
+        for entry in unfinished:
+            self.acks.release(entry.job)
+        # each ack is sent again until it lands or this gives up on it (its job runs
+        # again when its lease expires)
+        await self.acks.close(timeout=left(1.0))
 
     # -- claiming ------------------------------------------------------------------------
-
-    async def call(self, script: str, *args: str | bytes | int | float) -> Any:
-        return await self.queue.call(script, *args)
 
     async def claim_loop(self, job_type: str) -> None:
         concurrency = self.handlers[job_type][1]
@@ -185,30 +224,31 @@ class Worker:
                 free = concurrency - self.per_type[job_type]
                 if free <= 0:
                     # acks queued during the last claim must not wait for a slot to free
-                    self.completions.kick()
+                    self.acks.kick()
                     # waited on directly (request_stop sets it too): the slot wait is on
                     # the path from one job's end to the next one's claim
                     self.slot_free[job_type].clear()
                     await self.slot_free[job_type].wait()
                     continue
-                reply = await self.claim(job_type, free)
-                now, next_run, status = int(reply[0]), int(reply[1]), reply[2]
-                for claimed in reply[3:]:
+                claim = await self.claim(job_type, free)
+                for claimed in claim.jobs:
                     self.start(job_type, claimed)
                 self.outage.ok()
-                if isinstance(status, bytes):  # out of memory...: nothing was claimed
-                    self.refusal.failed(status.decode(errors="replace"))
+                if claim.refused is not None:  # out of memory...: nothing was claimed
+                    self.refusal.failed(claim.refused)
                     await self.idle(job_type, backoff.sleep())
                     continue
                 backoff.reset()
                 self.refusal.ok()
-                if len(reply) > 3 or self.stopping.is_set():
+                if claim.jobs or self.stopping.is_set():
                     continue
+                now, next_run = claim.now, claim.next_run
                 if 0 <= next_run <= now:
-                    await self.call("promote", 1000)
+                    await self.scripts.promote(1000)
                     continue
                 block = min(IDLE_BLOCK, self.queue.lease)
-                wait = block if next_run < 0 or status else min(block, (next_run - now) / 1000)
+                idle = next_run < 0 or claim.paused
+                wait = block if idle else min(block, (next_run - now) / 1000)
                 await self.idle(job_type, self.wait_for_work(wake_key, max(wait, 0.01)))
             except TRANSIENT as exc:
                 self.outage.failed(exc)
@@ -225,37 +265,20 @@ class Worker:
         limit = wait + max(call_timeout(self.queue.lease), 1.0)
         return await asyncio.wait_for(self.blocker.blpop([wake_key], timeout=wait), limit)
 
-    async def claim(self, job_type: str, count: int) -> Any:
-        """Claim up to ``count`` jobs, sending the queued completion acks first in the same
-        round trip: jobs that ended are complete before new ones start, so events and
-        indexes keep the order the work happened in.
+    async def claim(self, job_type: str, count: int) -> Claim:
+        """Claim up to ``count`` jobs, the queued acks first in the same round trip: jobs
+        that ended have moved on before new ones start, so events and indexes keep the
+        order the work happened in.
 
         A claim that ran is honoured even when its reply is lost or the acks sent with
         it erred: its request id is kept and the next claim resends it, and claim.lua
         answers a resent id with the jobs the first call took."""
-        await self.completions.settle()
         rid = self.unanswered.pop(job_type, None) or uuid.uuid4().hex
-        claim = ("claim", (job_type, count, self.id, self.lease_ms, rid))
-        acks = self.completions.take()
         try:
-            if not acks:
-                return await self.call(claim[0], *claim[1])
-            codes, reply = await self.queue.call_many(
-                ("complete", completions.args(acks)), claim, raise_on_error=False
-            )
+            return await self.acks.claim(ClaimRequest(job_type, count, self.id, self.lease_ms, rid))
         except BaseException:
             self.unanswered[job_type] = rid
-            if acks:
-                self.completions.put_back(acks)  # resent by the sender; acks are idempotent
             raise
-        if isinstance(codes, Exception):  # e.g. out of memory: resent while the jobs are held
-            self.completions.put_back(acks)
-        else:
-            self.completions.landed(acks, codes)
-        if isinstance(reply, Exception):
-            self.unanswered[job_type] = rid
-            raise reply
-        return reply
 
     async def idle(self, job_type: str, waiting: Awaitable[Any]) -> None:
         """Await ``waiting`` (no claim is in flight here) unless a stop request comes first.
@@ -268,7 +291,7 @@ class Worker:
                 waiting.close()  # never started: no "never awaited" warning
             return
         self.waiting.add(job_type)
-        self.completions.kick()  # acks queued for the claim that is not coming now
+        self.acks.kick()  # acks queued for the claim that is not coming now
         task = asyncio.ensure_future(waiting)
         stop = asyncio.ensure_future(self.stopping.wait())
         try:
@@ -280,28 +303,26 @@ class Worker:
         if not task.cancelled():
             task.result()  # a BLPOP's error goes to the claim loop's handlers
 
-    def start(self, job_type: str, claimed: Any) -> None:
-        """Run one claimed job (``[id, HGETALL]`` from claim.lua). Whatever its hash holds,
-        this does not raise: a job that cannot be read runs as corrupt (failed for good,
-        see ``execute``) and the claim loop goes on with the next."""
+    def start(self, job_type: str, claimed: Claimed) -> None:
+        """Run one claimed job. Whatever its hash holds, this does not raise: a job that
+        cannot be read runs as corrupt (failed for good, see ``execute``) and the claim
+        loop goes on with the next."""
+        job_id = claimed.id
         try:
-            job_id, flat = int(claimed[0]), claimed[1]
-        except Exception:
-            log.error("pykue: claimed an unreadable job id %s; left to its lease", shown(claimed))
-            return
-        try:
-            job = self.read(job_type, job_id, flat)
+            if claimed.fields is None:
+                raise ValueError("its fields do not pair up")
+            job = self.read(job_type, job_id, claimed.fields)
         except Exception as exc:  # whatever from_hash cannot take: fail this job, not the loop
             job = Job.from_hash(self.queue, job_id, {b"type": job_type.encode()})
-            job.token = token_of(flat)
+            job.token = claimed.token
             job.corrupt = f"it could not be read ({type(exc).__name__}: {error_text(exc)})"
         entry = self.running[job_id] = Running(job)
         self.per_type[job_type] += 1
         entry.task = asyncio.create_task(self.execute(entry), name=f"pykue-job-{job_id}")
         entry.task.add_done_callback(lambda _: self.finished(entry))
 
-    def read(self, job_type: str, job_id: int, flat: list[bytes]) -> Job:
-        job = Job.from_hash(self.queue, job_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+    def read(self, job_type: str, job_id: int, fields: dict[bytes, bytes]) -> Job:
+        job = Job.from_hash(self.queue, job_id, fields)
         if job.corrupt is None and job.type != job_type:
             job.corrupt = f"its type {shown(job.type)} is not {job_type!r}, its queue's"
         job.type = job_type  # the slot it takes is its queue's
@@ -325,7 +346,7 @@ class Worker:
         job = entry.job
         if job.corrupt is not None:  # poison: running it again cannot help
             log.error("pykue: job %s is corrupt (%s); it fails for good", job.id, job.corrupt)
-            await self.fail(entry, f"corrupt job: {job.corrupt}", "", final=True)
+            self.fail(entry, f"corrupt job: {job.corrupt}", "", final=True)
             return
         handler = self.handlers[job.type][0]
         entry.started = True
@@ -348,18 +369,20 @@ class Worker:
             log.warning("pykue: job %s lost its lease while running; dropped", job.id)
             return
         except TTLExceeded as exc:
-            entry.ended = True
-            await self.fail(entry, str(exc), "")
+            self.fail(entry, str(exc), "")
             return
         except Exception as exc:
-            entry.ended = True
-            await self.fail(entry, error_text(exc), trace_text(exc))
+            self.fail(entry, error_text(exc), trace_text(exc))
             return
-        self.completions.complete(job, encoded, policy)
-        if job.type in self.waiting or self.stopping.is_set():
-            self.completions.kick()  # no claim is coming to carry the ack
+        entry.ended = True
+        self.acks.complete(job, encoded, policy)
+        self.kick_unless_claiming(job.type)
 
-    async def fail(self, entry: Running, message: str, trace: str, final: bool = False) -> None:
+    def kick_unless_claiming(self, job_type: str) -> None:
+        if job_type in self.waiting or self.stopping.is_set():
+            self.acks.kick()  # no claim is coming to carry the ack
+
+    def fail(self, entry: Running, message: str, trace: str, final: bool = False) -> None:
         """End the attempt as failed, once: retried (after its backoff) while attempts
         remain, unless ``final``. The message and traceback are made storable first (see
         ``runner.cut``), so no handler error can keep the attempt from ending."""
@@ -374,25 +397,11 @@ class Worker:
             delay_ms = 0 if final else int(backoff_delay(job.backoff, attempt) * 1000)
         except (TypeError, ValueError, OverflowError):  # a backoff written by hand
             delay_ms = 0
-        args = (message, record, max(0, delay_ms), int(final))
-        await self.ack(job, "fail", *args, holding=lambda: not entry.lost)
-
-    async def ack(
-        self,
-        job: Job,
-        what: str,
-        *args: str | bytes | int,
-        holding: Callable[[], bool] = lambda: True,
-    ) -> None:
-        """Send ack script ``what`` (job id, token, *args), sent again through outages and
-        passing refusals while ``holding()`` (the lease renewals did not find it lost)."""
-        reply = await while_held(
-            lambda: self.call(what, job.job_id, job.token, *args),
-            holding,
-            f"{what} of job {job.id}",
-        )
-        if reply is not None:
-            completions.report(what, job, reply[0])
+        entry.ended = True
+        self.acks.fail(job, message, record, max(0, delay_ms), final)
+        # sent now: failures are few, and an attempt cut off by its ttl may hold its
+        # slot (a thread that runs on), so no claim would come to carry this one
+        self.acks.kick()
 
     # -- leases, promotions, stalled jobs ------------------------------------------------------
 
@@ -426,8 +435,8 @@ class Worker:
 
     async def maintain(self) -> bool:
         """Promote due delayed jobs and return expired leases' jobs to the queue."""
-        await self.call("promote", 1000)
-        await self.call("recover_stalled", self.queue.max_stalls, 1000, stalled_record(self.id))
+        await self.scripts.promote(1000)
+        await self.scripts.recover_stalled(self.queue.max_stalls, 1000, stalled_record(self.id))
         return True
 
     async def renew_leases(self) -> bool:
@@ -436,17 +445,14 @@ class Worker:
         so it is matched to the attempt it was about (its fencing token), never to a
         newer claim of the job."""
         entries = [e for e in self.running.values() if not e.lost]
-        held = self.completions.held()
+        held = self.acks.held()
         if not entries and not held:
             return False
-        pairs: list[int] = []
-        for job in [e.job for e in entries] + [c.job for c in held]:
-            pairs += [job.job_id, job.token]
-        lost = await self.call("extend_lease", self.lease_ms, *pairs)
-        for raw in lost:
-            n = int(raw) - 1
+        jobs = [e.job for e in entries] + [item.job for item in held]
+        lost = await self.scripts.extend_lease(self.lease_ms, [(j.job_id, j.token) for j in jobs])
+        for n in lost:
             if n >= len(entries):
-                self.completions.lose(held[n - len(entries)])
+                self.acks.lose(held[n - len(entries)])
                 continue
             entry = entries[n]
             if entry.lost or entry.task.done():
@@ -465,13 +471,3 @@ def stalled_record(worker: str) -> bytes:
         {"attempt": None, "error": "job stalled more than allowable limit", "traceback": "",
          "at": int(time.time() * 1000), "worker": worker}
     )  # fmt: skip
-
-
-def token_of(flat: list[bytes]) -> int:
-    """The fencing token claim.lua wrote into a job's fields (the last 'token' of the
-    flat HGETALL); 0 if even that cannot be read."""
-    try:
-        tokens = [flat[i + 1] for i in range(0, len(flat) - 1, 2) if flat[i] == b"token"]
-        return int(tokens[-1])
-    except (IndexError, TypeError, ValueError):
-        return 0

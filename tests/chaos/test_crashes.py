@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from pykue import Job, JobState, Queue
-from pykue.stats import read_totals
 from tests.chaos.conftest import FULL
 from tests.chaos.support import LEASE, PREFIX, ChaosRedis, Child, read_lines, record, worker_child
 from tests.helpers import assert_invariants, wait_until
@@ -94,7 +93,7 @@ async def test_workers_killed_every_second_lose_no_job(
     if max_stalls == 1000:
         assert failed == 0
     # a refused late ack must not count a second completion
-    assert (await read_totals(queue)).completed == total - failed
+    assert (await queue.totals()).completed == total - failed
     effects = collections.Counter(int(line[0]) for line in read_lines(tmp_path / "effects"))
     assert complete <= set(effects), "a job completed without its side effect"
     duplicates = sum(1 for n in effects.values() if n > 1)
@@ -154,7 +153,7 @@ async def test_worker_stalled_past_its_lease_cannot_corrupt_the_job(
             stored = await queue.get_job(job.job_id)
             assert (stored.state, stored.result, stored.stalls) == (JobState.COMPLETE, other.pid, 1)
             assert f":{other.pid}:" in (stored.worker or "")
-        assert (await read_totals(queue)).completed == held
+        assert (await queue.totals()).completed == held
         assert_invariants(chaos_redis.client(), PREFIX)
 
         # and it carries on working: with the other worker gone it runs the next job

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 from pykue import Queue
-from pykue.stats import read_totals
 from tests.chaos.conftest import FULL
 from tests.chaos.support import ChaosRedis, Child, record
 from tests.helpers import assert_invariants
@@ -51,7 +50,7 @@ async def test_soak_keeps_memory_flat(chaos_redis: ChaosRedis, tmp_path: Path) -
             else:
                 await asyncio.sleep(0.05)  # the backlog drains in another process: poll it
         elapsed = time.monotonic() - started
-        while (await read_totals(queue)).completed < total:
+        while (await queue.totals()).completed < total:
             assert time.monotonic() - started < (600 if FULL else 120), "the last jobs never ended"
             await asyncio.sleep(0.05)
         assert worker.stop() == 0, worker.output()

@@ -267,7 +267,7 @@ async def test_seats_never_oversell_under_load(
 
     watcher.on("job complete", lambda job_id, result: count("complete"))
     watcher.on("job failed", lambda job_id, error: count(f"failed: {error}"))
-    await watcher._events().ready()  # listening before any job exists
+    await watcher._redis.events().ready()  # listening before any job exists
     proc, base = await start_server("100_seat.py", server_env)
     try:
         outcome = await hammer(base, "/reserve_seat", 500)

@@ -9,12 +9,11 @@ import click
 from ..config import check_url
 from ..errors import PykueError
 from ..keys import check_name
-from .base import PROG, Options, error_line, one_line, say
 from .dashboard import dashboard
 from .demo import demo
-from .enqueue import enqueue
-from .jobs import jobs
-from .stats import stats
+from .jobs import enqueue, jobs, stats
+from .options import Options
+from .runtime import PROG, error_line, one_line, say
 from .worker import worker
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

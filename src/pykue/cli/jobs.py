@@ -1,17 +1,236 @@
-"""``pykue jobs list|show|retry|remove``: look at jobs and act on one."""
+"""The job commands: ``pykue enqueue`` (one job, optionally waiting for it, or a JSON
+Lines file of them in bulk), ``pykue jobs list|show|retry|remove`` and ``pykue stats``
+(jobs per state, overall and per type; with ``--queues A,B`` or ``--shards K``, per
+queue over several queues, and their sum).
+
+Bad input is refused before Redis is reached (exit 2): a bulk file is checked line by
+line, and the job options with the Job's own rules, before anything is enqueued.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import itertools
+from typing import IO, Any
 
 import click
+import orjson
+from redis.exceptions import RedisError
 
-from ..errors import InvalidState
-from ..job import Job
-from ..queue import MAX_INDEX, PAGE_LIMIT, Queue
-from . import params
-from .base import CliError, Options, opened, run, say
-from .render import job_details, jobs_table, print_json
+from ..admin import PAGE_LIMIT
+from ..errors import InvalidArgument, InvalidJob, InvalidState, PykueError
+from ..job import Job, dumps
+from ..queue import Queue
+from ..stats import add_counts
+from . import options as params
+from .options import Options
+from .render import counts_table, job_details, jobs_table, print_json
+from .runtime import CliError, opened, run, say
+
+CHUNK = 500  # jobs per add_bulk call of a bulk enqueue
+# A line's JSON may be longer than the data it encodes (spaces, \u escapes), not more.
+LINE_FACTOR = 4
+
+
+# -- enqueue ---------------------------------------------------------------------------
+
+
+def build_job(queue: Queue, job_type: str, data: dict[str, Any], opts: dict[str, Any]) -> Job:
+    """The job, validated as saving would (payload size included); bad input is exit 2.
+
+    Each option is first checked on its own, so that the error names the option."""
+    for option, value in opts.items():
+        try:
+            queue.create(job_type, {}, **{option: value})
+        except InvalidArgument as exc:
+            raise click.BadParameter(str(exc), param_hint=f"'--{option}'") from None
+    try:
+        job = queue.create(job_type, data, **opts)
+        size = len(dumps(job.data))
+    except InvalidJob as exc:
+        raise click.UsageError(str(exc)) from None
+    if size > queue.max_payload:
+        raise click.UsageError(f"job data is {size} bytes, over the limit of {queue.max_payload}")
+    return job
+
+
+def read_jobs(source: IO[bytes], max_payload: int) -> list[dict[str, Any]]:
+    """The job data of each non-blank line; a bad line is a UsageError naming it.
+
+    A line is read at most ``LINE_FACTOR * max_payload`` bytes at a time, so a file with
+    no line ends (``/dev/zero``) is refused there instead of filling memory."""
+    name = getattr(source, "name", "input")
+    shown = "stdin" if name in ("-", "<stdin>") else str(name)
+    longest = LINE_FACTOR * max_payload
+    items: list[dict[str, Any]] = []
+    for number in itertools.count(1):
+        raw = source.readline(longest + 1)
+        if not raw:
+            break
+        where = f"{shown} line {number}"
+        if len(raw) > longest:
+            raise click.UsageError(f"{where} is longer than {longest} bytes")
+        if not raw.strip():
+            continue
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise click.UsageError(f"{where}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise click.UsageError(f"{where}: expected a JSON object, got {params.json_kind(data)}")
+        try:
+            size = len(dumps(data))
+        except InvalidJob as exc:
+            raise click.UsageError(f"{where}: {exc}") from None
+        if size > max_payload:
+            raise click.UsageError(f"{where}: job data is {size} bytes, over {max_payload}")
+        items.append(data)
+    if not items:
+        raise click.UsageError(f"{shown} holds no jobs")
+    return items
+
+
+async def enqueue_bulk(
+    queue: Queue, job_type: str, items: list[dict[str, Any]], opts: dict[str, Any]
+) -> int:
+    """Save ``items`` as jobs with ``queue.add_bulk``, CHUNK at a time, with a progress bar
+    on stderr. Returns how many were created."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    created = 0
+    columns = (TextColumn("enqueueing {task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task(job_type, total=len(items))
+        for start in range(0, len(items), CHUNK):
+            jobs = [queue.create(job_type, data, **opts) for data in items[start : start + CHUNK]]
+            try:
+                await queue.add_bulk(jobs)
+            except (PykueError, RedisError) as exc:
+                raise CliError(f"{exc} ({created} of {len(items)} jobs were created)") from None
+            created += len(jobs)
+            progress.advance(task, len(jobs))
+    return created
+
+
+async def save_one(queue: Queue, job: Job, wait: bool, timeout: float | None) -> None:
+    async with opened(queue):
+        await job.save()
+        say(str(job.id))
+        if wait:
+            result = await job.wait(timeout)
+            say(orjson.dumps(result).decode())
+
+
+async def save_many(
+    queue: Queue, job_type: str, items: list[dict[str, Any]], opts: dict[str, Any]
+) -> int:
+    async with opened(queue):
+        return await enqueue_bulk(queue, job_type, items, opts)
+
+
+@click.command(short_help="Enqueue a job (or a JSON Lines file of them).")
+@click.argument("job_type", metavar="TYPE", callback=params.name)
+@click.argument("data", metavar="JSON", callback=params.json_object, required=False)
+@click.option(
+    "--file",
+    "source",
+    type=click.File("rb"),
+    help="Enqueue one job per line of this JSON Lines file ('-': stdin), all with the "
+    "options given. Every line is checked before anything is enqueued.",
+)
+@click.option(
+    "--priority",
+    metavar=params.PRIORITY_METAVAR,
+    callback=params.priority,
+    default="normal",
+    show_default=True,
+)
+@click.option(
+    "--delay",
+    metavar="SECONDS",
+    callback=params.seconds,
+    default="0",
+    help="Seconds before the job may run.",
+)
+@click.option(
+    "--attempts",
+    metavar="N",
+    callback=params.whole,
+    default="1",
+    show_default=True,
+    help="Times the job may run before it fails for good.",
+)
+@click.option(
+    "--backoff",
+    callback=params.backoff,
+    metavar="fixed|exponential[:SECONDS]",
+    help="Delay before each retry of a failed attempt.",
+)
+@click.option(
+    "--ttl",
+    metavar="SECONDS",
+    callback=params.seconds,
+    help="Seconds one attempt may run.",
+)
+@click.option("--wait", is_flag=True, help="Wait for the job to end and print its result (JSON).")
+@click.option(
+    "--timeout",
+    metavar="SECONDS",
+    callback=params.seconds_from("timeout", 0.001),
+    help="With --wait: give up after this many seconds.",
+)
+@click.pass_obj
+def enqueue(
+    options: Options,
+    job_type: str,
+    data: dict[str, Any] | None,
+    source: IO[bytes] | None,
+    priority: int,
+    delay: float,
+    attempts: int,
+    backoff: dict[str, Any] | None,
+    ttl: float | None,
+    wait: bool,
+    timeout: float | None,
+) -> None:
+    """Enqueue a job of TYPE with JSON data and print its id.
+
+    \b
+      pykue enqueue email '{"to": "a@b.c"}' --priority high --attempts 3
+      pykue enqueue email '{"to": "a@b.c"}' --wait --timeout 30
+      pykue enqueue email --file jobs.jsonl
+
+    With --wait, the job's result is printed as JSON once it completes; a failed
+    job exits 1 with its error.
+    """
+    if data is not None and source is not None:
+        raise click.UsageError("give JSON or --file, not both")
+    if data is None and source is None:
+        raise click.UsageError("Missing argument 'JSON' (or --file FILE)")
+    if timeout is not None and not wait:
+        raise click.UsageError("--timeout needs --wait")
+    if wait and source is not None:
+        raise click.UsageError("--wait works with one job, not with --file")
+    opts = {
+        "priority": priority,
+        "attempts": attempts,
+        "backoff": backoff,
+        "delay": delay,
+        "ttl": ttl,
+    }
+    queue = options.queue()
+    if source is not None:
+        build_job(queue, job_type, {}, opts)  # the options, checked once
+        items = read_jobs(source, queue.max_payload)
+        created = run(save_many(queue, job_type, items, opts))
+        say(f"created {created} jobs of type {job_type}")
+        return
+    assert data is not None
+    run(save_one(queue, build_job(queue, job_type, data, opts), wait, timeout))
+
+
+# -- jobs list|show|retry|remove -------------------------------------------------------
 
 
 @click.group()
@@ -29,9 +248,12 @@ async def _list(queue: Queue, state: str | None, **page: Any) -> list[Job]:
 @click.option(
     "--type", "job_type", metavar="TYPE", callback=params.name, help="Only jobs of this type."
 )
-@click.option("--start", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--start", metavar="INDEX", callback=params.index, default="0", show_default=True)
 @click.option(
-    "--stop", type=click.IntRange(min=0), help="Last index shown, inclusive.  [default: START+99]"
+    "--stop",
+    metavar="INDEX",
+    callback=params.index,
+    help="Last index shown, inclusive.  [default: START+99]",
 )
 @click.option("--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -48,9 +270,6 @@ def list_jobs(
     """List jobs by index range (at most 1,000 at a time), oldest first unless --order desc."""
     if stop is None:
         stop = start + 99
-    for hint, value in (("--start", start), ("--stop", stop)):
-        if value >= MAX_INDEX:  # Redis refuses an index past 2**63; ids stay below 2**53
-            raise click.BadParameter(f"an index is below 2**53, got {value}", param_hint=hint)
     if stop < start:
         raise click.BadParameter(f"--stop {stop} is before --start {start}", param_hint="--stop")
     if stop - start >= PAGE_LIMIT:
@@ -110,3 +329,51 @@ def remove(options: Options, job_id: int) -> None:
     """Delete a job in any state (a worker running it loses its lease)."""
     run(_remove(options.queue(), job_id))
     say(f"job {job_id} removed")
+
+
+# -- stats -----------------------------------------------------------------------------
+
+
+async def collect(queue: Queue) -> dict[str, Any]:
+    """``{"prefix", "all": counts, "types": {type: counts}, "paused": [types]}``."""
+    async with opened(queue):
+        overall = await queue.counts()
+        names = await queue.types()
+        per_type = {name: await queue.counts(name) for name in names}
+        paused = [name for name in names if await queue.is_paused(name)]
+    return {"prefix": queue.keys.prefix, "all": overall, "types": per_type, "paused": paused}
+
+
+async def collect_many(queues: list[Queue]) -> dict[str, Any]:
+    """``{"queues": [collect() of each queue], "all": summed counts}``; each queue is
+    asked on its own (each sits in its own cluster slot), all at once."""
+    found = await asyncio.gather(*(collect(queue) for queue in queues))
+    return {"queues": found, "all": add_counts(each["all"] for each in found)}
+
+
+@click.command(short_help="Count jobs per state, overall and per type.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@params.many_queues("Count", "a row each, and their sum")
+@click.pass_obj
+def stats(options: Options, as_json: bool, prefixes: list[str] | None, shards: int | None) -> None:
+    """Count the jobs in each state (inactive, active, complete, failed, delayed),
+    overall and per job type; or per queue over several queues."""
+    queues = options.queues(prefixes, shards)
+    if queues is not None:
+        found = run(collect_many(queues))
+        if as_json:
+            print_json(found)
+            return
+        rows = {each["prefix"]: each["all"] for each in found["queues"]}
+        title = "pykue queues"
+        if shards is not None:
+            title = f"pykue sharded queue '{options.settings().prefix}'"
+        # no "(paused)" marks: types are paused, not queues
+        counts_table(title, {**rows, "all queues": found["all"]}, set(), first="queue")
+        return
+    found = run(collect(options.queue()))
+    if as_json:
+        print_json(found)
+        return
+    rows = {**found["types"], "all types": found["all"]}
+    counts_table(f"pykue queue '{found['prefix']}'", rows, set(found["paused"]))

@@ -14,7 +14,7 @@ import orjson
 
 from ..job import PRIORITIES, Job
 from ..keys import STATES
-from .base import say
+from .runtime import say
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -1,15 +1,17 @@
-"""The queue's Lua scripts, shipped as package data and called by SHA.
+"""The queue's Lua scripts, shipped as package data and called by SHA, behind one typed
+method per script.
 
-Each ``NAME.lua`` is one state change; ``_common.lua`` (the key layout and shared
-helpers) is prepended to each. Calls go through redis-py's script objects, which
-use EVALSHA and load the script again when the server answers NOSCRIPT (after a
-restart or SCRIPT FLUSH).
+Each ``NAME.lua`` is one state change; ``loader`` prepends the prelude it writes from
+keys.py and stats.py, and ``_common.lua`` (shared helpers). Calls go through redis-py's
+script objects, which use EVALSHA and load the script again when the server answers
+NOSCRIPT (after a restart or SCRIPT FLUSH). The methods answer with the dataclasses of
+``replies`` and raise through the one code table of ``pykue.errors``: nothing outside
+this package reads a script's reply.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib.resources import files
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
@@ -18,6 +20,49 @@ from redis.exceptions import NoScriptError
 
 from ..connection import Client
 from ..keys import Keys
+from . import replies
+from .loader import ScriptError, prelude, source
+from .replies import (
+    Ack,
+    AckCall,
+    Claim,
+    Claimed,
+    ClaimRequest,
+    Complete,
+    Enqueued,
+    Fail,
+    FailOutcome,
+    Promoted,
+    Recovered,
+    Release,
+    Saved,
+    Sent,
+    checked,
+    error_for_code,
+)
+
+__all__ = [
+    "NAMES",
+    "Ack",
+    "AckCall",
+    "Claim",
+    "ClaimRequest",
+    "Claimed",
+    "Complete",
+    "Enqueued",
+    "Fail",
+    "FailOutcome",
+    "Promoted",
+    "Recovered",
+    "Release",
+    "Saved",
+    "ScriptError",
+    "Scripts",
+    "Sent",
+    "error_for_code",
+    "prelude",
+    "source",
+]
 
 NAMES = (
     "enqueue",
@@ -38,12 +83,7 @@ NAMES = (
 )
 
 Arg = str | bytes | int | float
-
-
-def source(name: str) -> str:
-    """The full text sent to Redis for script ``name``."""
-    folder = files(__package__)
-    return folder.joinpath("_common.lua").read_text() + folder.joinpath(f"{name}.lua").read_text()
+Call = tuple[str, Sequence[Arg]]
 
 
 class Scripts:
@@ -59,6 +99,18 @@ class Scripts:
 
     async def call(self, name: str, *args: Arg) -> Any:
         """Run script ``name`` with ``args`` after the common ARGV head; return its reply."""
+        return await self._call(name, args)
+
+    async def call_many(
+        self,
+        calls: Sequence[tuple[str, Sequence[Arg]]],
+        then: tuple[Arg, ...] = (),
+        raise_on_error: bool = True,
+    ) -> list[Any]:
+        """Run several scripts in one round trip (see ``_pipeline``); their raw replies."""
+        return await self._pipeline(calls, then, raise_on_error)
+
+    async def _call(self, name: str, args: Sequence[Arg]) -> Any:
         argv: Sequence[Arg] = (*self._head, *args)
         script = self._scripts[name]
         for _ in range(2):
@@ -69,9 +121,9 @@ class Scripts:
                 continue
         return await script(keys=self._keys, args=argv)
 
-    async def call_many(
+    async def _pipeline(
         self,
-        calls: Sequence[tuple[str, Sequence[Arg]]],
+        calls: Sequence[Call],
         then: tuple[Arg, ...] = (),
         raise_on_error: bool = True,
     ) -> list[Any]:
@@ -87,9 +139,9 @@ class Scripts:
         restart) is loaded and the whole pipeline sent again; pykue's scripts are built
         to be resent (fencing tokens, claim request ids, save tokens)."""
         try:
-            replies = await self._evalsha_pipeline(calls, then, raise_on_error)
-            if not any(isinstance(reply, NoScriptError) for reply in replies):
-                return replies
+            answered = await self._evalsha_pipeline(calls, then, raise_on_error)
+            if not any(isinstance(reply, NoScriptError) for reply in answered):
+                return answered
         except NoScriptError:
             pass
         for name, _args in calls:
@@ -98,7 +150,7 @@ class Scripts:
 
     async def _evalsha_pipeline(
         self,
-        calls: Sequence[tuple[str, Sequence[Arg]]],
+        calls: Sequence[Call],
         then: tuple[Arg, ...],
         raise_on_error: bool,
     ) -> list[Any]:
@@ -123,5 +175,177 @@ class Scripts:
                     else {}
                 )
                 pipe.execute_command(*then, **where)
-            replies: list[Any] = await pipe.execute(raise_on_error=raise_on_error)
-            return replies
+            answered: list[Any] = await pipe.execute(raise_on_error=raise_on_error)
+            return answered
+
+    # -- one method per script -------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        token: str,
+        ttl: int,
+        payload: bytes,
+        *,
+        replicas: int = 0,
+        replica_timeout_ms: int = 0,
+    ) -> Enqueued:
+        """Save the jobs of ``payload`` (enqueue.lua's JSON list) under save ``token``, kept
+        ``ttl`` s. With ``replicas``, WAIT for them in the same round trip; the caller
+        judges the count."""
+        args = (token, ttl, payload)
+        if replicas <= 0:
+            return Enqueued(replies.saved(await self._call("enqueue", args)), None)
+        reply, acked = await self._pipeline(
+            [("enqueue", args)], ("WAIT", replicas, replica_timeout_ms)
+        )
+        return Enqueued(replies.saved(reply), int(acked))
+
+    async def claim(
+        self, job_type: str, count: int, worker: str, lease_ms: int, request: str
+    ) -> Claim:
+        request_ = ClaimRequest(job_type, count, worker, lease_ms, request)
+        return replies.claim(await self._call("claim", _claim_args(request_)))
+
+    async def complete(self, acks: Sequence[Complete]) -> list[int]:
+        """complete.lua's code per ack, in order (0 done, -1 no such job, -2 lease lost):
+        per job, not raised."""
+        if not acks:
+            return []
+        flat: list[Arg] = []
+        for ack in acks:
+            flat += replies.args_of(ack)[1]
+        return [int(code) for code in await self._call("complete", flat)]
+
+    async def send(self, calls: Sequence[AckCall], request: ClaimRequest | None) -> Sent:
+        """Acks, then (with ``request``) a claim, in one round trip, errors in place (a
+        connection error still raises). Consecutive completions share one complete.lua
+        call; every fail and release is a call of its own, in the order given, so events
+        keep the order the work ended in."""
+        groups: list[list[AckCall]] = []
+        for call in calls:
+            if groups and isinstance(call, Complete) and isinstance(groups[-1][0], Complete):
+                groups[-1].append(call)
+            else:
+                groups.append([call])
+        pipeline: list[Call] = []
+        for group in groups:
+            name, args = replies.args_of(group[0])
+            for more in group[1:]:
+                args += replies.args_of(more)[1]
+            pipeline.append((name, args))
+        if request is not None:
+            pipeline.append(("claim", _claim_args(request)))
+        if not pipeline:
+            return Sent([], None)
+        answered = await self._pipeline(pipeline, raise_on_error=False)
+        codes: list[int | BaseException] = []
+        for group, reply in zip(groups, answered, strict=False):
+            if isinstance(reply, BaseException):
+                codes += [reply] * len(group)
+            elif isinstance(group[0], Complete):
+                codes += [int(code) for code in reply]
+            else:
+                codes.append(int(reply[0]))
+        claim: Claim | BaseException | None = None
+        if request is not None:
+            reply = answered[-1]
+            try:
+                claim = reply if isinstance(reply, BaseException) else replies.claim(reply)
+            except Exception as exc:  # a reply no claim.lua wrote: raised by the claimer
+                claim = exc
+        return Sent(codes, claim)
+
+    async def complete_then_claim(
+        self,
+        acks: Sequence[Complete],
+        job_type: str,
+        count: int,
+        worker: str,
+        lease_ms: int,
+        request: str,
+    ) -> tuple[list[int] | Exception, Claim | Exception]:
+        """``complete(acks)`` then ``claim(...)`` in one round trip, each error in its
+        place (a connection error still raises)."""
+        sent = await self.send(acks, ClaimRequest(job_type, count, worker, lease_ms, request))
+        erred = next((code for code in sent.codes if isinstance(code, BaseException)), None)
+        codes: list[int] | Exception = (
+            _exception(erred)
+            if erred is not None
+            else [code for code in sent.codes if isinstance(code, int)]
+        )
+        assert sent.claim is not None  # a request was sent
+        claim = _exception(sent.claim) if isinstance(sent.claim, BaseException) else sent.claim
+        return codes, claim
+
+    async def fail(
+        self, job_id: int, token: int, message: str, record: bytes, delay_ms: int, final: bool
+    ) -> FailOutcome:
+        """Record a failed attempt; JobNotFound, LeaseLost."""
+        name, args = replies.args_of(Fail(job_id, token, message, record, delay_ms, final))
+        return FailOutcome(checked(await self._call(name, args), job_id))
+
+    async def release(self, job_id: int, token: int) -> None:
+        """Hand an unfinished job back to inactive; JobNotFound, LeaseLost."""
+        checked(await self._call("release", (job_id, token)), job_id)
+
+    async def progress(self, job_id: int, token: int, percent: int, data: bytes) -> None:
+        """Record an active job's progress; JobNotFound, LeaseLost."""
+        checked(await self._call("progress", (job_id, token, percent, data)), job_id)
+
+    async def log(self, job_id: int, line: bytes) -> int:
+        """Append a line to a job's log; the log's length. JobNotFound."""
+        return checked(await self._call("log", (job_id, line)), job_id)
+
+    async def remove(self, job_id: int) -> None:
+        """JobNotFound."""
+        checked(await self._call("remove", (job_id,)), job_id)
+
+    async def retry(self, job_id: int) -> None:
+        """JobNotFound; InvalidState (with the job's state) unless it is failed."""
+        checked(await self._call("retry", (job_id,)), job_id)
+
+    async def pause(self, job_type: str, paused: bool) -> bool:
+        """Pause (or resume) claiming ``job_type``; True if that changed anything."""
+        reply = await self._call("pause", (job_type, "1" if paused else "0"))
+        return int(reply[0]) == 1
+
+    async def set_state(self, job_id: int, state: str) -> None:
+        """JobNotFound."""
+        checked(await self._call("set_state", (job_id, state)), job_id)
+
+    async def set_priority(self, job_id: int, priority: int) -> None:
+        """JobNotFound."""
+        checked(await self._call("set_priority", (job_id, priority)), job_id)
+
+    async def promote(self, limit: int) -> Promoted:
+        """Move up to ``limit`` due delayed jobs to inactive."""
+        reply = await self._call("promote", (limit,))
+        return Promoted(int(reply[0]), int(reply[1]))
+
+    async def recover_stalled(self, max_stalls: int, limit: int, record: bytes) -> Recovered:
+        """Requeue (or fail, past ``max_stalls``) up to ``limit`` jobs whose lease expired."""
+        reply = await self._call("recover_stalled", (max_stalls, limit, record))
+        return Recovered(int(reply[0]), int(reply[1]))
+
+    async def extend_lease(self, lease_ms: int, held: Sequence[tuple[int, int]]) -> list[int]:
+        """Renew the leases of ``held`` (job id, fencing token) pairs; the zero-based
+        positions in ``held`` of those lost (by place, not id: a reply arriving after a
+        job was claimed again must not be taken for the newer claim)."""
+        if not held:
+            return []
+        flat: list[Arg] = [lease_ms]
+        for job_id, token in held:
+            flat += (job_id, token)
+        return [int(place) - 1 for place in await self._call("extend_lease", flat)]
+
+
+def _claim_args(request: ClaimRequest) -> list[Arg]:
+    return [request.job_type, request.count, request.worker, request.lease_ms, request.request]
+
+
+def _exception(error: BaseException) -> Exception:
+    """``error``, which a pipeline answered in place (always an Exception); anything
+    else (a cancellation) is raised."""
+    if isinstance(error, Exception):
+        return error
+    raise error

@@ -1,20 +1,9 @@
--- Prepended to every script by scripts/__init__.py (never run alone).
--- Every script gets KEYS[1] = the queue's event stream (so Redis Cluster routes the
--- call to the queue's slot), ARGV[1] = the queue's hash-tagged base "{prefix}" and
--- ARGV[2] = the stream's approximate MAXLEN. Other keys are derived below from the
--- base; they mirror pykue/keys.py exactly and all share the base's hash tag.
-local BASE = ARGV[1]
-local EVENTS = KEYS[1]
-local MAXLEN = ARGV[2]
-local LEASES = BASE .. ':leases'
-local PAUSED = BASE .. ':paused'
-local UNIQUE = BASE .. ':unique'
-local STATS = BASE .. ':stats'
-local INACTIVE_WEIGHT = 4294967296 -- priority * 2^32 + id: priority first, then FIFO
--- Histogram bucket bounds (ms) of run durations and queue waits, for /metrics.
-local BUCKETS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
-
-local function job_key(id) return BASE .. ':job:' .. id end
+-- Shared helpers, prepended to every script by scripts/loader.py (never run alone),
+-- after the prelude it writes from pykue/keys.py and pykue/stats.py: BASE, EVENTS and
+-- MAXLEN (the call's head: ARGV[1], KEYS[1], ARGV[2]), one constant per fixed key
+-- (LEASES, PAUSED, ...) and one function per key built from arguments (job_key(id),
+-- state_key(state), ...), INACTIVE_WEIGHT and the histogram BUCKETS. No script spells
+-- a key name: all come from there, under the base's hash tag.
 
 -- HMGET of a job's fields, or nil when its key is not a hash (overwritten by hand or by
 -- another tool): one such key must not make every call that meets it fail.
@@ -23,8 +12,6 @@ local function job_fields(id, ...)
   if fields.err then return nil end
   return fields
 end
-local function state_key(state) return BASE .. ':jobs:' .. state end
-local function type_state_key(jtype, state) return BASE .. ':jobs:' .. jtype .. ':' .. state end
 
 -- Redis's clock, not the caller's: leases and delays must not depend on worker clocks.
 local function now_ms()
@@ -39,7 +26,7 @@ end
 -- One marker is enough to wake one idle worker; the claimer re-arms it if work remains.
 local function wake(jtype)
   if redis.call('SISMEMBER', PAUSED, jtype) == 1 then return end
-  local marker = BASE .. ':wake:' .. jtype
+  local marker = wake_key(jtype)
   if redis.call('LLEN', marker) == 0 then redis.call('RPUSH', marker, '1') end
 end
 
@@ -87,7 +74,7 @@ end
 
 -- Per-minute outcome counters for the dashboard's last-hour charts; they expire.
 local function count_minute(now, outcome)
-  local key = BASE .. ':minute:' .. math.floor(now / 60000)
+  local key = minute_key(math.floor(now / 60000))
   local sums = minute_sums[key] or {}
   minute_sums[key] = sums
   sums[outcome] = (sums[outcome] or 0) + 1
@@ -101,13 +88,17 @@ local function flush_stats()
   end
 end
 
--- Delete a job and everything hanging off it (its index entries are the caller's job).
+-- Delete a job and everything hanging off it, and take it out of the all-jobs indexes
+-- (its state index entries are the caller's job).
 local function drop(id)
   local jk = job_key(id)
-  local unique = redis.call('HGET', jk, 'unique')
+  local fields = redis.call('HMGET', jk, 'unique', 'type')
+  local unique = fields[1]
+  redis.call('ZREM', ALL_JOBS, id)
+  if fields[2] then redis.call('ZREM', type_jobs_key(fields[2]), id) end
   if unique and unique ~= '' and redis.call('HGET', UNIQUE, unique) == tostring(id) then
     redis.call('HDEL', UNIQUE, unique)
   end
-  redis.call('DEL', jk, jk .. ':log', jk .. ':errors')
+  redis.call('DEL', jk, log_key(id), errors_key(id))
 end
 

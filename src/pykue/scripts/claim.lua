@@ -14,7 +14,7 @@ local jtype, count, worker, lease = ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumbe
 local now = now_ms()
 local next_run = redis.call('ZRANGE', state_key('delayed'), 0, 0, 'WITHSCORES')
 local reply = {now, next_run[2] and tonumber(next_run[2]) or -1, 0}
-local memo = BASE .. ':claim:' .. ARGV[7]
+local memo = claim_memo_key(ARGV[7])
 local taken = redis.call('LRANGE', memo, 0, -1)
 if #taken > 0 then
   for _, id in ipairs(taken) do

@@ -8,13 +8,13 @@
 -- most of a bulk add's cost on the client.
 -- The save token names this call (made when the call is first sent): the call sent
 -- again, after a lost reply (by redis-py, or by a caller retrying any of its jobs,
--- which resends the whole call unchanged), finds {base}:save:TOKEN, creates nothing and
+-- which resends the whole call unchanged), finds its save token's key, creates nothing and
 -- answers with the ids the first call gave and whether it created each.
 -- Returns {id, event id, created} per job, flattened: created is 0 when the unique key
 -- already named a job, whose id is returned; the event id is empty for such a job and
 -- for every job of a call answered from its token.
 -- Event: enqueue (id, type, state) per job created.
-local token_key = BASE .. ':save:' .. ARGV[3]
+local token_key = save_token_key(ARGV[3])
 local reply = {}
 local known = redis.call('GET', token_key)
 if known then
@@ -28,6 +28,8 @@ end
 
 local now = now_ms()
 local types = {} -- types of the jobs added: their idle workers get a wake-up
+-- the all-jobs indexes take the call's new jobs in one ZADD each after the loop
+local every, by_type = {}, {} -- score/id pairs of all jobs, and per type
 local saved = {} -- 'id:created' per job, kept under the token
 
 local function add(job, id)
@@ -58,12 +60,18 @@ local function add(job, id)
     redis.call('ZADD', type_state_key(jtype, 'inactive'), priority * INACTIVE_WEIGHT + id, id)
   end
   types[jtype] = true -- a delayed job wakes them too: they must learn of its deadline
+  local typed = by_type[jtype] or {}
+  by_type[jtype] = typed
+  every[#every + 1] = id
+  every[#every + 1] = id
+  typed[#typed + 1] = id
+  typed[#typed + 1] = id
   return id, emit('event', 'enqueue', 'id', id, 'type', jtype, 'state', state), 1
 end
 
 local jobs = cjson.decode(ARGV[5])
 -- one id per job, taken at once; a duplicate (unique key) leaves its id unused
-local first = redis.call('INCRBY', BASE .. ':ids', #jobs) - #jobs
+local first = redis.call('INCRBY', IDS, #jobs) - #jobs
 for i, job in ipairs(jobs) do
   local id, eid, created = add(job, first + i)
   reply[#reply + 1] = id
@@ -72,8 +80,16 @@ for i, job in ipairs(jobs) do
   saved[#saved + 1] = id .. ':' .. created
 end
 redis.call('SET', token_key, table.concat(saved, ','), 'EX', ARGV[4])
+-- in slices: unpack is bounded by Lua's C stack (about 8000 values)
+local function index_all(key, members)
+  for i = 1, #members, 2000 do
+    redis.call('ZADD', key, unpack(members, i, math.min(i + 1999, #members)))
+  end
+end
+index_all(ALL_JOBS, every)
+for jtype, typed in pairs(by_type) do index_all(type_jobs_key(jtype), typed) end
 for jtype in pairs(types) do
-  redis.call('SADD', BASE .. ':types', jtype)
+  redis.call('SADD', TYPES, jtype)
   wake(jtype)
 end
 return reply

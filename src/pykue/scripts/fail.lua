@@ -20,7 +20,7 @@ local now = now_ms()
 -- numbers read leniently: a hash written by hand or by another tool must still fail
 local made = (tonumber(redis.call('HGET', jk, 'attempts_made')) or 0) + 1
 redis.call('HSET', jk, 'attempts_made', made)
-redis.call('RPUSH', jk .. ':errors', ARGV[6])
+redis.call('RPUSH', errors_key(id), ARGV[6])
 redis.call('HSET', jk, 'error', message, 'updated_at', now)
 unindex(id, jtype, 'active')
 local ran = math.max(0, now - (tonumber(fields[6]) or now))

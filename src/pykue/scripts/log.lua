@@ -4,4 +4,4 @@
 -- Returns {length of the log} or {-1} no such job.
 local jk = job_key(ARGV[3])
 if redis.call('EXISTS', jk) == 0 then return {-1} end
-return {redis.call('RPUSH', jk .. ':log', ARGV[4])}
+return {redis.call('RPUSH', log_key(ARGV[3]), ARGV[4])}

@@ -11,5 +11,7 @@ else
   changed = redis.call('SREM', PAUSED, jtype)
   if redis.call('ZCARD', type_state_key(jtype, 'inactive')) > 0 then wake(jtype) end
 end
-if changed == 1 then emit('event', ARGV[4] == '1' and 'pause' or 'resume', 'type', jtype) end
+-- one literal name per emit: the loader checks each against pykue/event_names.py
+if changed == 1 and ARGV[4] == '1' then emit('event', 'pause', 'type', jtype) end
+if changed == 1 and ARGV[4] ~= '1' then emit('event', 'resume', 'type', jtype) end
 return {changed}

@@ -24,7 +24,7 @@ for _, id in ipairs(expired) do
     redis.call('HSET', jk, 'token', (tonumber(counts[1]) or 0) + 1, 'stalls', stalls)
     if stalls > tonumber(ARGV[3]) then
       redis.call('HSET', jk, 'attempts_made', (tonumber(counts[3]) or 0) + 1)
-      redis.call('RPUSH', jk .. ':errors', ARGV[5])
+      redis.call('RPUSH', errors_key(id), ARGV[5])
       redis.call('HSET', jk, 'state', 'failed', 'error', limit_error, 'failed_at', now, 'updated_at', now)
       index(id, jtype, 'failed', now)
       bump('failed', 1)

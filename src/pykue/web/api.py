@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
-from .. import metrics, stats
-from ..errors import InvalidJob, shown
-from ..job import Job, JobState
-from ..keys import STATES, check_name
-from ..queue import PAGE_LIMIT, Queue
+from .. import metrics
+from ..errors import InvalidArgument, InvalidJob, check_id, shown
+from ..job import Job, parse_state
+from ..keys import STATES
+from ..queue import Queue
 
 ID = re.compile(r"[0-9]{1,15}")
 SPAN = re.compile(r"([0-9]{1,9})\.\.([0-9]{1,9})")
@@ -47,31 +47,18 @@ def authorize(request: Request) -> None:
 
 
 def job_id(text: str) -> int:
-    if not ID.fullmatch(text) or int(text) == 0:
-        raise InvalidJob(f"job id must be a positive whole number, got {shown(text)}")
-    return int(text)
+    """The job id a path segment spells (ASCII digits; the core checks its range)."""
+    if not ID.fullmatch(text):
+        raise InvalidArgument(f"job id must be a positive whole number, got {shown(text)}")
+    return check_id(int(text))
 
 
 def span(text: str) -> tuple[int, int]:
+    """``FROM..TO`` as two ints (the core checks the range itself)."""
     match = SPAN.fullmatch(text)
     if match is None:
-        raise InvalidJob(f"range must look like FROM..TO (e.g. 0..49), got {shown(text)}")
-    start, stop = int(match[1]), int(match[2])
-    if stop < start or stop - start >= PAGE_LIMIT:
-        raise InvalidJob(f"range {text} must go up and hold at most {PAGE_LIMIT} jobs")
-    return start, stop
-
-
-def state_name(text: str) -> str:
-    if text not in STATES:
-        raise InvalidJob(f"unknown state {shown(text)}; use one of {', '.join(STATES)}")
-    return text
-
-
-def order_name(text: str) -> str:
-    if text not in ("asc", "desc"):
-        raise InvalidJob(f"order must be asc or desc, got {shown(text)}")
-    return text
+        raise InvalidArgument(f"range must look like FROM..TO (e.g. 0..49), got {shown(text)}")
+    return int(match[1]), int(match[2])
 
 
 def dicts(jobs: list[Job]) -> list[dict[str, Any]]:
@@ -86,7 +73,7 @@ open_routes = APIRouter()  # what the page needs before it can ask for the token
 async def kue_stats(request: Request) -> dict[str, int]:
     queue = queue_of(request)
     counts = await queue.counts()
-    totals = await stats.read_totals(queue)
+    totals = await queue.totals()
     by_state = {f"{state}Count": counts[state] for state in STATES}
     return {**by_state, "workTime": totals.work_time_ms}
 
@@ -124,14 +111,14 @@ async def get_errors(request: Request, id_text: str) -> list[dict[str, Any]]:
 
 @router.get("/jobs/{job_type}/{state}/stats")
 async def type_state_count(request: Request, job_type: str, state: str) -> dict[str, int]:
-    counts = await queue_of(request).counts(check_name("job type", job_type))
-    return {"count": counts[state_name(state)]}
+    counts = await queue_of(request).counts(job_type)
+    return {"count": counts[parse_state(state).value]}
 
 
 @router.get("/jobs/{span_text}/{order}")
 async def jobs_all(request: Request, span_text: str, order: str) -> list[dict[str, Any]]:
     start, stop = span(span_text)
-    jobs = await queue_of(request).jobs(None, start=start, stop=stop, order=order_name(order))
+    jobs = await queue_of(request).jobs(None, start=start, stop=stop, order=order)
     return dicts(jobs)
 
 
@@ -140,9 +127,7 @@ async def jobs_in_state(
     request: Request, state: str, span_text: str, order: str
 ) -> list[dict[str, Any]]:
     start, stop = span(span_text)
-    found = await queue_of(request).jobs(
-        state_name(state), start=start, stop=stop, order=order_name(order)
-    )
+    found = await queue_of(request).jobs(parse_state(state), start=start, stop=stop, order=order)
     return dicts(found)
 
 
@@ -152,7 +137,7 @@ async def jobs_of_type(
 ) -> list[dict[str, Any]]:
     start, stop = span(span_text)
     found = await queue_of(request).jobs(
-        state_name(state), type=job_type, start=start, stop=stop, order=order_name(order)
+        parse_state(state), type=job_type, start=start, stop=stop, order=order
     )
     return dicts(found)
 
@@ -199,9 +184,7 @@ def build_job(queue: Queue, item: object) -> Job:
 
 @router.put("/job/{id_text}/state/{state}")
 async def set_state(request: Request, id_text: str, state: str) -> dict[str, str]:
-    target = state_name(state)
-    if target == JobState.ACTIVE.value:
-        raise InvalidJob("only a worker makes a job active; use inactive to re-queue it")
+    target = parse_state(state)
     await queue_of(request).set_state(job_id(id_text), target)
     return {"message": "job state updated"}
 
@@ -234,11 +217,8 @@ async def inactive(request: Request, job_type: str) -> list[int]:
 
 @router.get("/types")
 async def types(request: Request) -> list[dict[str, Any]]:
-    queue = queue_of(request)
-    return [
-        {"type": name, "paused": await queue.is_paused(name), "counts": await queue.counts(name)}
-        for name in await queue.types()
-    ]
+    found = await queue_of(request).type_stats()
+    return [{"type": each.name, "paused": each.paused, "counts": each.counts} for each in found]
 
 
 @router.post("/types/{job_type}/pause")
@@ -255,7 +235,7 @@ async def resume(request: Request, job_type: str) -> dict[str, Any]:
 
 @router.get("/throughput")
 async def throughput(request: Request) -> dict[str, Any]:
-    return {"minutes": await stats.throughput(queue_of(request))}
+    return {"minutes": await queue_of(request).throughput()}
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from ..connection import close_client, finish_closing, streams_of
 from ..errors import (
     ConnectionFailed,
+    InvalidArgument,
     InvalidJob,
     InvalidState,
     JobNotFound,
@@ -46,7 +47,7 @@ RETRY_AFTER = {"Retry-After": "1"}  # seconds; on every 503 (Redis out of reach)
 # Status code for each pykue error a route can raise; the message is the error's own.
 STATUS = {
     JobNotFound: 404,
-    InvalidJob: 400,
+    InvalidArgument: 400,
     InvalidState: 409,
     LeaseLost: 409,
     ConnectionFailed: 503,
@@ -142,13 +143,11 @@ async def events(request: Request) -> StreamingResponse:
     """The queue's events as Server-Sent Events, each with its stream id as the SSE id,
     so a browser that reconnects resumes where it stopped (Last-Event-ID)."""
     queue: Queue = request.app.state.pykue_queue
-    await queue.connect()
     resume = request.headers.get("last-event-id")
     if resume is None or not _is_stream_id(resume):
         # fixed before the answer starts: whatever happens once the client has its
         # headers is sent to it
-        newest: Any = await queue.client.xrevrange(queue.keys.events, count=1)
-        resume = newest[0][0].decode() if newest else "0-0"
+        resume = await queue._redis.newest_event()
     return StreamingResponse(
         stream_events(queue, request, resume),
         media_type="text/event-stream",
@@ -157,7 +156,8 @@ async def events(request: Request) -> StreamingResponse:
 
 
 async def stream_events(queue: Queue, request: Request, position: str) -> AsyncIterator[str]:
-    client = queue.new_client()  # XREAD blocks its connection: one per subscriber
+    await queue.connect()
+    client = queue._redis.new_client()  # XREAD blocks its connection: one per subscriber
     stream = queue.keys.events
     streams: list[asyncio.StreamWriter] = []
     try:

@@ -15,11 +15,10 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
 from .. import stats
-from ..errors import ConnectionFailed, InvalidJob, shown
+from ..errors import ConnectionFailed, InvalidJob, ServerRefused, shown
 from ..keys import STATES
 from ..queue import Queue
 from ..sharded import MAX_SHARDS as MAX_QUEUES
@@ -69,18 +68,17 @@ async def queue_stats(queue: Queue) -> dict[str, Any]:
     cannot be reached."""
     try:
         await queue.connect()
-        counts, totals, names = await asyncio.gather(
-            queue.counts(), stats.read_totals(queue), queue.types()
+        counts, totals, found = await asyncio.gather(
+            queue.counts(), queue.totals(), queue.type_stats()
         )
-        paused = [name for name in names if await queue.is_paused(name)]
-    except (RedisError, ConnectionFailed, OSError) as exc:
-        return {"prefix": queue.keys.prefix, "error": f"Redis cannot be reached: {exc}"}
+    except (ConnectionFailed, ServerRefused) as exc:
+        return {"prefix": queue.keys.prefix, "error": str(exc)}
     return {
         "prefix": queue.keys.prefix,
         "counts": counts,
         "workTime": totals.work_time_ms,
-        "types": len(names),
-        "paused": paused,
+        "types": len(found),
+        "paused": [each.name for each in found if each.paused],
     }
 
 

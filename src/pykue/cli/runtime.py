@@ -1,4 +1,4 @@
-"""What every command shares: the global options, one-line errors, running a coroutine.
+"""How every command runs: output, one-line errors, connecting, the event loop, signals.
 
 Errors reach the user as one line on stderr, ``pykue: error: <message>``:
 bad arguments exit 2 (nothing was done), failures while working exit 1.
@@ -11,17 +11,15 @@ import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
 import click
 from redis.exceptions import RedisError
 
-from ..config import Settings, redact_url
+from ..config import redact_url
 from ..errors import PykueError
 from ..queue import Queue
-from ..sharded import ShardedQueue
 
 PROG = "pykue"
 T = TypeVar("T")
@@ -43,55 +41,6 @@ def say(text: str = "", *, err: bool = False) -> None:
 
 def error_line(message: str) -> None:
     say(f"{PROG}: error: {one_line(message)}", err=True)
-
-
-@dataclass(frozen=True)
-class Options:
-    """The group's global options; None means pykue's own resolution."""
-
-    url: str | None = None
-    prefix: str | None = None
-
-    def settings(self) -> Settings:
-        return Settings.from_env(url=self.url, prefix=self.prefix)
-
-    def queue(self) -> Queue:
-        return make_queue(self)
-
-    def args(self) -> list[str]:
-        """The global options as command-line arguments (for child processes)."""
-        out: list[str] = []
-        if self.url is not None:
-            out += ["--url", self.url]
-        if self.prefix is not None:
-            out += ["--prefix", self.prefix]
-        return out
-
-
-def make_queue(options: Options) -> Queue:
-    """A Queue for the global options (not connected yet)."""
-    try:
-        return Queue(url=options.url, prefix=options.prefix)
-    except PykueError as exc:  # e.g. a malformed REDIS_URL in the environment
-        raise CliError(str(exc)) from None
-
-
-def many_queues(
-    options: Options, prefixes: list[str] | None, shards: int | None
-) -> list[Queue] | None:
-    """The queues ``--queues A,B`` or ``--shards K`` name (K: the shards PREFIX.0 ...
-    PREFIX.K-1 of a ShardedQueue named by the global prefix), or None for neither."""
-    if prefixes is not None and shards is not None:
-        raise click.UsageError("give --queues or --shards, not both")
-    try:
-        if shards is not None:
-            prefix = options.settings().prefix
-            return ShardedQueue(options.url, prefix=prefix, shards=shards).shards
-        if prefixes is not None:
-            return [Queue(url=options.url, prefix=prefix) for prefix in prefixes]
-    except PykueError as exc:  # e.g. a prefix too long for the shard names
-        raise CliError(str(exc)) from None
-    return None
 
 
 @asynccontextmanager

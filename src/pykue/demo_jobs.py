@@ -1,19 +1,28 @@
-"""The seed's notification jobs (tasks 8 and 9) for ``pykue demo``.
+"""The seed's notification jobs (tasks 8 and 9), written once for the examples and
+``pykue demo``.
 
 The creator side enqueues eleven jobs on ``push_notification_code_2`` and prints
 their events; the processor side sends them two at a time and fails the two
-blacklisted numbers. The lines are the seed transcript's, as in
-examples/notifications_demo.py.
+blacklisted numbers. The printed lines are the seed transcript's.
+examples/7_job_creator.py, examples/7_job_processor.py and
+examples/notifications_demo.py run them as scripts; ``pykue demo`` runs them in its
+own process. Nothing here needs an extra, so the examples run on a producer's
+install (redis, hiredis, orjson).
+
+Each function takes ``say``, how a line is printed: the examples print and flush,
+the CLI echoes through click.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
-from ..job import Job
-from ..queue import Queue
-from .base import say
+from .job import Job
+from .queue import Queue
+
+Say = Callable[[str], None]
 
 QUEUE_NAME = "push_notification_code_2"
 BLACKLISTED = ("4153518780", "4153518781")
@@ -32,8 +41,14 @@ JOBS = [
 ]
 
 
-def track(job: Job, ended: asyncio.Queue[int]) -> None:
-    """Print the job's events the way the seed's creator logs them."""
+def print_line(text: str) -> None:
+    """Print ``text`` at once: the examples' output is often a pipe read line by line."""
+    print(text, flush=True)
+
+
+def track(job: Job, ended: asyncio.Queue[int], say: Say = print_line) -> None:
+    """Print the job's events the way the seed's creator logs them; put its id on
+    ``ended`` once it completed or failed."""
 
     def on_complete(result: Any) -> None:
         say(f"Notification job #{job.id} completed")
@@ -49,24 +64,30 @@ def track(job: Job, ended: asyncio.Queue[int]) -> None:
     job.on("complete", on_complete).on("failed", on_failed).on("progress", on_progress)
 
 
-async def create_jobs(queue: Queue, ended: asyncio.Queue[int]) -> None:
+async def create_jobs(queue: Queue, ended: asyncio.Queue[int], say: Say = print_line) -> None:
     """Task 8: save the eleven jobs, printing each id; their ends are put on ``ended``."""
     for data in JOBS:
         job = queue.create(QUEUE_NAME, data)
-        track(job, ended)
+        track(job, ended, say)
         await job.save()
         say(f"Notification job created: {job.id}")
 
 
-async def send_notification(job: Job) -> None:
-    """Task 9's handler: progress 0, fail a blacklisted number, else progress 50 and send."""
-    phone_number, message = job.data["phoneNumber"], job.data["message"]
+async def send_notification(
+    phone_number: str, message: str, job: Job, say: Say = print_line
+) -> None:
+    """Task 9: progress 0, fail a blacklisted number, else progress 50 and send."""
     await job.progress(0, 100)
     if phone_number in BLACKLISTED:
-        raise ValueError(f"Phone number {phone_number} is blacklisted")
+        raise ValueError(f"Phone number {phone_number} is blacklisted")  # fails the job
     await job.progress(50, 100)
     say(f"Sending notification to {phone_number}, with message: {message}")
 
 
-def register(queue: Queue) -> None:
-    queue.process(QUEUE_NAME, send_notification, concurrency=2)
+def register(queue: Queue, say: Say = print_line) -> None:
+    """Task 9's processor: ``send_notification`` for ``QUEUE_NAME``, two jobs at a time."""
+
+    async def process(job: Job) -> None:
+        await send_notification(job.data["phoneNumber"], job.data["message"], job, say)
+
+    queue.process(QUEUE_NAME, process, concurrency=2)
