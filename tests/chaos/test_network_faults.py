@@ -16,6 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from pykue import Job, JobState, Queue
+from pykue.scripts import Complete
 from tests.chaos.conftest import FULL
 from tests.chaos.faultproxy import FaultProxy
 from tests.chaos.support import LEASE, PREFIX, ChaosRedis, read_lines, record, worker_child
@@ -306,9 +307,10 @@ async def test_the_event_reader_leaves_a_half_open_connection_within_its_block(
         waiting = asyncio.ensure_future(job.wait(timeout=10))
         opened = proxy.accepted
         proxy.blackhole(True)  # the XREAD's answer below is swallowed: its link is dead
-        reply = await direct.call("claim", "work", 1, "w", 60_000, "claim-1")
-        token = int(dict(zip(reply[3][1][::2], reply[3][1][1::2], strict=True))[b"token"])
-        await direct.call("complete", job.job_id, token, b'"done"', "")
+        await direct.connect()
+        scripts = direct._redis.scripts
+        claim = await scripts.claim("work", 1, "w", 60_000, "claim-1")
+        await scripts.complete([Complete(job.job_id, claim.jobs[0].token, b'"done"', "")])
         began = time.monotonic()
         await asyncio.sleep(0.3)
         proxy.blackhole(False)

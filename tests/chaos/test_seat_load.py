@@ -52,7 +52,7 @@ async def test_two_servers_confirm_exactly_fifty_seats(chaos_redis: ChaosRedis) 
     watcher.on("job complete", lambda job_id, result: count("complete"))
     watcher.on("job failed", lambda job_id, error: count(f"failed: {error}"))
     await watcher.connect()
-    await watcher._events().ready()  # listening before any job exists
+    await watcher._redis.events().ready()  # listening before any job exists
     env = {"REDIS_URL": chaos_redis.url, "PYKUE_PREFIX": PREFIX}
     proc, base = await start_server("100_seat.py", env)
     try:
