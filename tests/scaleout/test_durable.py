@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from pykue import InvalidJob, NotReplicated, Queue
+from pykue import InvalidArgument, NotReplicated, Queue
 from tests.helpers import RedisServer, wait_until
 from tests.topology import LocalCluster
 
@@ -95,5 +95,5 @@ async def test_save_on_a_cluster_waits_for_the_masters_replica() -> None:
     ],
 )
 def test_bad_durability_options_are_refused(options: dict[str, object], match: str) -> None:
-    with pytest.raises(InvalidJob, match=match):
+    with pytest.raises(InvalidArgument, match=match):
         Queue(url="redis://127.0.0.1:1", **options)  # type: ignore[arg-type]
