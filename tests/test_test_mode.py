@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
@@ -170,25 +171,89 @@ async def test_admin_calls_answer_as_on_redis_and_write_nothing(
     assert in_memory == on_redis
 
 
-async def test_admin_events_in_test_mode(offline: Queue) -> None:
-    seen: list[tuple[Any, ...]] = []
-    for event in ("job enqueue", "job remove", "job retry", "pause", "resume"):
-        offline.on(event, lambda *args, event=event: seen.append((event, *args)))
-    offline.test_mode.enter()
-    job = offline.create("email", {})
-    job.on("enqueue", lambda: seen.append(("enqueue",)))
-    job.on("remove", lambda: seen.append(("remove",)))
+ADMIN_EVENTS = ("enqueue", "state", "retry", "priority", "remove")
+
+
+async def events_scenario(q: Queue) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Admin calls and the events they deliver to the queue's listeners and the job's."""
+    queue_seen: list[tuple[Any, ...]] = []
+    job_seen: list[tuple[Any, ...]] = []
+    for name in (*("job " + event for event in ADMIN_EVENTS), "pause", "resume"):
+        q.on(name, lambda *args, name=name: queue_seen.append((name, *args)))
+    job = q.create("email", {})
+    for event in ADMIN_EVENTS:
+        job.on(event, lambda *args, event=event: job_seen.append((event, *args)))
+    removed = asyncio.Event()
+    job.on("remove", removed.set)
     await job.save()
-    await offline.set_state(1, "failed")
-    await offline.retry(1)
-    assert await offline.pause("email") is True
-    assert await offline.pause("email") is False  # unchanged: no event
-    await offline.resume("email")
-    await offline.remove(1)
-    assert seen == [
-        ("enqueue",), ("job enqueue", 1, "email"), ("job retry", 1, "email"),
-        ("pause", "email"), ("resume", "email"), ("remove",), ("job remove", 1, "email"),
-    ]  # fmt: skip
+    await q.set_state(job.job_id, "failed")
+    await q.retry(job.job_id)
+    await q.set_priority(job.job_id, "high")
+    assert await q.pause("email") is True
+    assert await q.pause("email") is False  # unchanged: no event
+    await q.resume("email")
+    await q.remove(job.job_id)
+    await asyncio.wait_for(removed.wait(), 10)  # Redis's reader delivers them a little later
+    return queue_seen, job_seen
+
+
+async def test_admin_events_as_on_redis(offline: Queue, queue: Queue) -> None:
+    offline.test_mode.enter()
+    in_memory = await events_scenario(offline)
+    assert in_memory == (
+        [
+            ("job enqueue", 1, "email"), ("job state", 1, "inactive", "failed"),
+            ("job retry", 1, "email"), ("job priority", 1, -10),
+            ("pause", "email"), ("resume", "email"), ("job remove", 1, "email"),
+        ],
+        [("enqueue",), ("state", "inactive", "failed"), ("retry",), ("priority", -10), ("remove",)],
+    )  # fmt: skip
+    assert in_memory == await events_scenario(queue)
+
+
+async def flaky(job: Any) -> dict[str, Any]:
+    await job.progress(1, 2, {"half": True})
+    await job.log("attempt %d", job.attempts_made + 1)
+    if job.attempts_made == 0:
+        raise ValueError("the first attempt fails")
+    return {"n": job.data["n"]}
+
+
+async def process_scenario(q: Queue) -> list[Any]:
+    """A job whose first attempt fails, run by whatever runs ``flaky`` for q."""
+    seen: list[tuple[Any, ...]] = []
+    job = q.create("flaky", {"n": 7}, attempts=2)
+    for event in ("enqueue", "start", "progress", "failed attempt", "complete"):
+        job.on(event, lambda *args, event=event: seen.append((event, *args)))
+    await job.save()
+    result = await job.wait(timeout=20)
+    await job.refresh()
+    errors = await q.get_errors(job.job_id)
+    totals = await q.totals()
+    return [
+        result,
+        seen,
+        (str(job.state), job.attempts_made, job.percent, job.progress_data, job.error),
+        [(e["attempt"], e["error"], "ValueError" in e["traceback"]) for e in errors],
+        [line for line in await q.get_log(job.job_id) if line.startswith("attempt")],
+        await q.counts("flaky"),
+        (totals.completed, totals.failed, totals.failed_attempts),
+    ]
+
+
+async def test_process_mode_runs_a_job_as_a_worker_does(offline: Queue, queue: Queue) -> None:
+    offline.process("flaky", flaky)
+    offline.test_mode.enter(process=True)
+    in_memory = await process_scenario(offline)
+    assert in_memory[0] == {"n": 7}
+    queue.process("flaky", flaky)
+    worker = asyncio.create_task(queue.run(handle_signals=False))
+    try:
+        on_redis = await process_scenario(queue)
+    finally:
+        await queue.shutdown()
+        await worker
+    assert in_memory == on_redis
 
 
 async def test_a_duplicate_saves_nothing_and_hears_the_original(offline: Queue) -> None:
