@@ -369,7 +369,8 @@ async def test_send_answers_each_ack_in_place_then_the_claim(scripts: Scripts) -
     assert sorted(c.id for c in back) == [ids[1], ids[3]]
     acks = [Complete(c.id, c.token, b"null", "") for c in back]
     acks.append(Complete(ids[2], tokens[ids[2]], b"null", ""))  # still active: refused above
-    codes, claim = await scripts.complete_then_claim(acks, "u", 1, WORKER, LEASE_MS, "rq")
+    again = await scripts.send(acks, ClaimRequest("u", 1, WORKER, LEASE_MS, "rq"))
+    codes, claim = again.codes, again.claim
     assert codes == [0, 0, 0]
     assert isinstance(claim, Claim)
     assert [c.id for c in claim.jobs] == more  # the resent request: the same job
@@ -386,11 +387,11 @@ async def test_an_error_comes_back_in_its_place(
     sent = await scripts.send([Complete(job_id, token, b"null", "")], request)
     assert sent.codes == [0]
     assert isinstance(sent.claim, redis.ResponseError)
-    codes, claim = await scripts.complete_then_claim(
-        [Complete(job_id, token, b"null", "")], "v", 1, WORKER, LEASE_MS, "bad2"
+    again = await scripts.send(
+        [Complete(job_id, token, b"null", "")], ClaimRequest("v", 1, WORKER, LEASE_MS, "bad2")
     )
-    assert codes == [0]
-    assert isinstance(claim, redis.ResponseError)
+    assert again.codes == [0]
+    assert isinstance(again.claim, redis.ResponseError)
     raw.delete(Keys(prefix).type_state("v", "inactive"))
     # completions share one complete.lua call, so its error is each one's answer
     ids = await add(scripts, 3)

@@ -23,9 +23,9 @@ import logging
 from dataclasses import dataclass
 
 from .aio import cancel_all, while_held
-from .errors import JobNotFound, LeaseLost, PykueError
+from .errors import JobNotFound, LeaseLost, PykueError, error_for_code
 from .job import Job
-from .scripts import AckCall, Claim, ClaimRequest, Complete, Fail, Release, Scripts, error_for_code
+from .scripts import AckCall, Claim, ClaimRequest, Complete, Fail, Release, Scripts
 
 log = logging.getLogger("pykue")
 MAX_BATCH = 500  # acks per round trip: bounds how long one call holds Redis
@@ -83,7 +83,9 @@ class Acks:
         except BaseException:
             self._put_back(batch)  # resent by the sender; acks are idempotent
             raise
-        self._landed(batch, sent.codes, resend=True)
+        erred = self._landed(batch, sent.codes)
+        if erred:
+            self._put_back(erred)
         if isinstance(sent.claim, BaseException):
             raise sent.claim
         assert sent.claim is not None
@@ -136,20 +138,17 @@ class Acks:
         self.pending[:0] = [item for item in batch if not item.lost]
         self.kick()
 
-    def _landed(
-        self, batch: list[Pending], codes: list[int | BaseException], *, resend: bool
-    ) -> None:
-        """``batch`` was answered with ``codes``; with ``resend`` the acks that erred go
-        back to be sent again (the sender's own loop resends them itself)."""
+    def _landed(self, batch: list[Pending], codes: list[int | BaseException]) -> list[Pending]:
+        """``batch`` was answered with ``codes``: report each answer; the acks whose script
+        erred (to be sent again) are returned."""
         self.sending.difference_update(batch)
-        again = []
+        erred = []
         for item, code in zip(batch, codes, strict=True):
             if isinstance(code, BaseException):
-                again.append(item)
+                erred.append(item)
             else:
                 report(item, code)
-        if again and resend:
-            self._put_back(again)
+        return erred
 
     async def _send_pending(self) -> None:
         while self.pending:
@@ -165,10 +164,8 @@ class Acks:
             nonlocal left
             left = [item for item in left if not item.lost]
             sent = await self.scripts.send(calls(left), None)
-            erred = [item for item, code in zip(left, sent.codes, strict=True) if _erred(code)]
-            self._landed(left, sent.codes, resend=False)
-            self.sending.update(erred)
-            left = erred
+            left = self._landed(left, sent.codes)
+            self.sending.update(left)  # sent again by this loop
             for code in sent.codes:
                 if isinstance(code, BaseException):
                     raise code  # while_held rides out what Redis refuses for now
@@ -180,10 +177,6 @@ class Acks:
             await while_held(attempt, holding, f"acks of {ids(batch)}")
         finally:
             self.sending.difference_update(batch)
-
-
-def _erred(code: int | BaseException) -> bool:
-    return isinstance(code, BaseException)
 
 
 def calls(batch: list[Pending]) -> list[AckCall]:

@@ -24,6 +24,8 @@ refuse with it.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 
 class PykueError(Exception):
     """Base class of every exception pykue raises."""
@@ -152,3 +154,24 @@ def raise_for_code(code: int, job_id: int | None, detail: str = "") -> None:
     if code == ERR_STATE:
         raise InvalidState(f"{where} is {detail or 'in another state'}")
     raise PykueError(f"{where}: unexpected script result {code}")
+
+
+def error_for_code(code: int, job_id: int | None, detail: str = "") -> PykueError | None:
+    """The exception ``raise_for_code`` would raise for ``code`` (None for a code >= 0),
+    for a caller that reports codes one by one instead of raising (a batch of acks)."""
+    try:
+        raise_for_code(code, job_id, detail)
+    except PykueError as exc:
+        return exc
+    return None
+
+
+def require_extra(exc: ImportError, part: str, extra: str) -> NoReturn:
+    """Raise, from an ``except ImportError`` in ``part``, an ImportError naming the extra
+    that installs what is missing; ``exc`` itself when the missing module is pykue's own
+    (a broken install, not a missing extra)."""
+    if (exc.name or "pykue").partition(".")[0] == "pykue":
+        raise exc
+    raise ImportError(
+        f"{part} needs the '{extra}' extra: pip install 'pykue[{extra}]' ({exc})", name=exc.name
+    ) from exc

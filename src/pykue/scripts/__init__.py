@@ -23,7 +23,6 @@ from ..keys import Keys
 from . import replies
 from .loader import ScriptError, prelude, source
 from .replies import (
-    Ack,
     AckCall,
     Claim,
     Claimed,
@@ -38,12 +37,10 @@ from .replies import (
     Saved,
     Sent,
     checked,
-    error_for_code,
 )
 
 __all__ = [
     "NAMES",
-    "Ack",
     "AckCall",
     "Claim",
     "ClaimRequest",
@@ -59,7 +56,6 @@ __all__ = [
     "ScriptError",
     "Scripts",
     "Sent",
-    "error_for_code",
     "prelude",
     "source",
 ]
@@ -96,19 +92,6 @@ class Scripts:
         self._scripts: dict[str, AsyncScript] = {
             name: client.register_script(source(name)) for name in NAMES
         }
-
-    async def call(self, name: str, *args: Arg) -> Any:
-        """Run script ``name`` with ``args`` after the common ARGV head; return its reply."""
-        return await self._call(name, args)
-
-    async def call_many(
-        self,
-        calls: Sequence[tuple[str, Sequence[Arg]]],
-        then: tuple[Arg, ...] = (),
-        raise_on_error: bool = True,
-    ) -> list[Any]:
-        """Run several scripts in one round trip (see ``_pipeline``); their raw replies."""
-        return await self._pipeline(calls, then, raise_on_error)
 
     async def _call(self, name: str, args: Sequence[Arg]) -> Any:
         argv: Sequence[Arg] = (*self._head, *args)
@@ -255,28 +238,6 @@ class Scripts:
                 claim = exc
         return Sent(codes, claim)
 
-    async def complete_then_claim(
-        self,
-        acks: Sequence[Complete],
-        job_type: str,
-        count: int,
-        worker: str,
-        lease_ms: int,
-        request: str,
-    ) -> tuple[list[int] | Exception, Claim | Exception]:
-        """``complete(acks)`` then ``claim(...)`` in one round trip, each error in its
-        place (a connection error still raises)."""
-        sent = await self.send(acks, ClaimRequest(job_type, count, worker, lease_ms, request))
-        erred = next((code for code in sent.codes if isinstance(code, BaseException)), None)
-        codes: list[int] | Exception = (
-            _exception(erred)
-            if erred is not None
-            else [code for code in sent.codes if isinstance(code, int)]
-        )
-        assert sent.claim is not None  # a request was sent
-        claim = _exception(sent.claim) if isinstance(sent.claim, BaseException) else sent.claim
-        return codes, claim
-
     async def fail(
         self, job_id: int, token: int, message: str, record: bytes, delay_ms: int, final: bool
     ) -> FailOutcome:
@@ -341,11 +302,3 @@ class Scripts:
 
 def _claim_args(request: ClaimRequest) -> list[Arg]:
     return [request.job_type, request.count, request.worker, request.lease_ms, request.request]
-
-
-def _exception(error: BaseException) -> Exception:
-    """``error``, which a pipeline answered in place (always an Exception); anything
-    else (a cancellation) is raised."""
-    if isinstance(error, Exception):
-        return error
-    raise error

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import PykueError, raise_for_code, shown
+from ..errors import raise_for_code, shown
 
 log = logging.getLogger("pykue")
 
@@ -28,9 +28,6 @@ class Complete:
     token: int
     result: bytes
     policy: str
-
-
-Ack = Complete  # the name a completion has in the brief of issue 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +134,6 @@ class Sent:
 
 
 # -- codes -------------------------------------------------------------------------------
-
-
-def error_for_code(code: int, job_id: int | None, detail: str = "") -> PykueError | None:
-    """The exception a script's return code stands for (None for a code >= 0), from the
-    one table in ``errors.raise_for_code``, without raising it."""
-    try:
-        raise_for_code(code, job_id, detail)
-    except PykueError as exc:
-        return exc
-    return None
 
 
 def checked(reply: Any, job_id: int) -> int:
