@@ -42,14 +42,13 @@ from .errors import (
 )
 from .events import call_listener, event_args
 from .job import Job, JobState, backoff_delay, dumps, encode_remove_policy, loads
-from .keys import STATES
+from .keys import INACTIVE_WEIGHT, STATES
 from .runner import TTLExceeded, error_text, run_handler, trace_text
 
 if TYPE_CHECKING:
     from .queue import Queue
 
 WORKER = "test-mode"  # the worker id a job run in process mode records
-INACTIVE_WEIGHT = 2**32  # priority * 2**32 + id: the claim order of _common.lua
 
 
 def now_ms() -> int:

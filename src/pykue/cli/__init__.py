@@ -19,13 +19,11 @@ Where things are:
   ``pykue.demo_jobs``)
 """
 
+from ..errors import require_extra
+
 try:
     from .app import cli, main
 except ImportError as exc:
-    if (exc.name or "pykue").partition(".")[0] == "pykue":
-        raise
-    raise ImportError(
-        f"pykue.cli needs the 'cli' extra: pip install 'pykue[cli]' ({exc})", name=exc.name
-    ) from exc
+    require_extra(exc, "pykue.cli", "cli")
 
 __all__ = ["cli", "main"]

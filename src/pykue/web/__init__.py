@@ -4,14 +4,12 @@
 It needs the 'web' extra (FastAPI; uvicorn, or any ASGI server, to serve it).
 """
 
+from ..errors import require_extra
+
 try:
     from .app import create_app
     from .overview import create_overview_app
 except ImportError as exc:
-    if (exc.name or "pykue").partition(".")[0] == "pykue":
-        raise
-    raise ImportError(
-        f"pykue.web needs the 'web' extra: pip install 'pykue[web]' ({exc})", name=exc.name
-    ) from exc
+    require_extra(exc, "pykue.web", "web")
 
 __all__ = ["create_app", "create_overview_app"]
