@@ -141,6 +141,24 @@ async def recovery_after(server: ChaosRedis, since: float, more: int, limit: flo
     return time.monotonic() - since
 
 
+async def blackhole_pulses(
+    server: ChaosRedis, proxy: FaultProxy, total: int, pulses: int
+) -> list[float]:
+    """Cut every live connection ``pulses`` times (0.3 s blackholes) while ``total`` jobs
+    complete; the seconds work took to flow again after each, once all are complete."""
+    recoveries = []
+    for _ in range(pulses):
+        wait_until(lambda: completed(server) >= total // (pulses + 1), "work", 60)
+        await asyncio.sleep(0.5)
+        began = time.monotonic()
+        proxy.blackhole(True)
+        await asyncio.sleep(0.3)
+        proxy.blackhole(False)
+        recoveries.append(await recovery_after(server, began, 20, 20))
+    wait_until(lambda: completed(server) >= total, "every job", 120)
+    return recoveries
+
+
 async def test_half_open_connections_are_dropped_within_the_lease(
     chaos_redis: ChaosRedis, proxy: FaultProxy, queue: Queue, tmp_path: Path
 ) -> None:
@@ -151,17 +169,8 @@ async def test_half_open_connections_are_dropped_within_the_lease(
     total, pulses = (5000, 6) if FULL else (1500, 3)
     jobs = await queue.add_bulk([queue.create("work", {"n": n}) for n in range(total)])
     fleet = Fleet(tmp_path, proxy.url, 2, "--concurrency", "10", "--sleep", "0.1")
-    recoveries = []
     try:
-        for _ in range(pulses):
-            wait_until(lambda: completed(chaos_redis) >= total // (pulses + 1), "work", 60)
-            await asyncio.sleep(0.5)
-            began = time.monotonic()
-            proxy.blackhole(True)
-            await asyncio.sleep(0.3)
-            proxy.blackhole(False)
-            recoveries.append(await recovery_after(chaos_redis, began, 20, 20))
-        wait_until(lambda: completed(chaos_redis) >= total, "every job", 120)
+        recoveries = await blackhole_pulses(chaos_redis, proxy, total, pulses)
         fleet.stop()
     finally:
         fleet.kill()
@@ -322,3 +331,34 @@ async def test_the_event_reader_leaves_a_half_open_connection_within_its_block(
         await listening.close()
         await direct.close()
     record("11 event reader on a half-open connection", delivered_after_s=round(delivered, 2))
+
+
+async def test_failed_attempts_are_recorded_once_through_half_open_connections(
+    chaos_redis: ChaosRedis, proxy: FaultProxy, queue: Queue, tmp_path: Path
+) -> None:
+    """Scenario 8 with every job's first attempt failing: failures are acks queued beside
+    completions and sent with the next claim, so a blackhole cuts them on the wire too.
+    Each must land exactly once: the job retried once, one error record, then complete
+    once; none lost, none failed for good, none stalled."""
+    total, pulses = (2000, 4) if FULL else (600, 2)
+    jobs = await queue.add_bulk([queue.create("work", {"n": n}, attempts=2) for n in range(total)])
+    fleet = Fleet(tmp_path, proxy.url, 2, "--concurrency", "10", "--sleep", "0.05", "--fail-first")
+    try:
+        recoveries = await blackhole_pulses(chaos_redis, proxy, total, pulses)
+        fleet.stop()
+    finally:
+        fleet.kill()
+    figures = await fleet.figures(queue, jobs)
+    records = [len(await queue.get_errors(job.job_id)) for job in jobs]
+    made = [(await queue.get_job(job.job_id)).attempts_made for job in jobs]
+    assert records == [1] * total, sorted(set(records))
+    assert made == [2] * total, sorted(set(made))
+    assert "Traceback" not in fleet.output()
+    assert_invariants(chaos_redis.client(), PREFIX)
+    record(
+        "13 failed attempts over half-open connections",
+        **figures,
+        error_records_per_job=1,
+        pulses=pulses,
+        recovery_max_s=round(max(recoveries), 2),
+    )

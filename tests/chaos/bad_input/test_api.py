@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pykue import Queue
+from pykue import Queue, Worker
 from pykue.errors import (
     ConnectionFailed,
     InvalidArgument,
@@ -111,6 +111,11 @@ def opening(**options: Any) -> Call:
 
 def getting_job(job_id: Any) -> Call:
     return lambda q, _: q.get_job(job_id)
+
+
+def reading_throughput(minutes: Any) -> Call:
+    """throughput over ``minutes``."""
+    return lambda q, _: q.throughput(minutes)
 
 
 def setting_state(state: Any) -> Call:
@@ -522,6 +527,26 @@ API_CASES = [
         "handler not callable", lambda q, _: q.process("email", "noop"), InvalidArgument, "callable"
     ),
     api("run without handlers", lambda q, _: q.run(), InvalidArgument, "no handlers"),
+    # Worker, the long form of process/run
+    api("Worker bad type", lambda q, _: Worker(q).process("a b", noop), InvalidName, "job type"),
+    api(
+        "Worker concurrency 0",
+        lambda q, _: Worker(q).process("email", noop, concurrency=0),
+        InvalidArgument,
+        "concurrency",
+    ),
+    api(
+        "Worker handler not callable",
+        lambda q, _: Worker(q).process("email", "noop"),  # type: ignore[arg-type]
+        InvalidArgument,
+        "callable",
+    ),
+    api("Worker run without handlers", lambda q, _: Worker(q).run(), InvalidArgument, "handlers"),
+    # figures read by the dashboard and /metrics
+    *(
+        api(f"throughput {shown}", reading_throughput(value), InvalidArgument, "minutes")
+        for shown, value in [("0", 0), ("1441", 1441), ("text", "5"), ("True", True), ("1.5", 1.5)]
+    ),
     api("wait unsaved job", lambda q, _: q.create("email").wait(1), InvalidJob, "not been saved"),
     *(
         api(
