@@ -450,8 +450,9 @@ class Job:
         """Call ``callback`` on this job's events (plain or async callbacks).
 
         Events and arguments: ``enqueue``/``start``/``remove`` (), ``progress`` (percent, data),
-        ``complete`` (result), ``failed attempt`` (error, attempts_made), ``failed`` (error).
-        Events are delivered in order, from the moment the job was saved.
+        ``complete`` (result), ``failed attempt`` (error, attempts_made), ``failed`` (error),
+        ``state`` (from, to), ``priority`` (priority), ``stalled`` (stalls); the full list is
+        event_names.JOB_EVENTS. Events are delivered in order, from the moment the job was saved.
         """
         if event not in JOB_EVENTS:
             raise InvalidJob(

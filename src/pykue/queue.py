@@ -209,9 +209,10 @@ class Queue:
     def on(self, event: str, callback: Callback) -> Queue:
         """Queue-wide events, Kue's names: ``job complete`` (id, result), ``job failed``
         (id, error), ``job failed attempt`` (id, error, attempts), ``job progress``
-        (id, percent, data), ``job enqueue``/``job start``/``job remove``/... (id, type),
-        ``pause``/``resume`` (type). Delivery starts once the queue is connected; jobs
-        saved after that are all seen."""
+        (id, percent, data), ``job state`` (id, from, to), ``job priority`` (id, priority),
+        ``job stalled`` (id, stalls), ``job enqueue``/``job start``/``job remove``/... (id,
+        type), ``pause``/``resume`` (type); the full list is event_names.QUEUE_EVENTS.
+        Delivery starts once the queue is connected; jobs saved after that are all seen."""
         if event not in QUEUE_EVENTS:
             raise InvalidArgument(
                 f"unknown queue event {shown(event)}; use one of {', '.join(QUEUE_EVENTS)}"
