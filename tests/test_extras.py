@@ -201,7 +201,8 @@ def test_the_extras_are_declared_as_the_parts_need_them() -> None:
     def names(requirements: list[str]) -> set[str]:
         return {r.split(">")[0].split("=")[0].split("[")[0].strip() for r in requirements}
 
-    assert names(project["dependencies"]) == {"redis", "hiredis", "orjson"}
+    # cronsim and tzdata: every worker runs schedules, in their time zones
+    assert names(project["dependencies"]) == {"redis", "hiredis", "orjson", "cronsim", "tzdata"}
     extras = project["optional-dependencies"]
     assert names(extras["web"]) == {"fastapi", "uvicorn"}
     assert names(extras["cli"]) == {"click", "rich"}

@@ -74,6 +74,7 @@ def sample(key: str) -> dict[str, object]:
         "token": "tok",
         "request": "r1",
         "minute": 29_000_000,
+        "limit": "customer-7",
     }
     return {name: values[name] for name in re.findall(r"\{(\w+)\}", LAYOUT[key])}
 
@@ -419,14 +420,14 @@ async def test_a_flushed_script_cache_is_reloaded(scripts: Scripts, raw: redis.R
 
 def test_replies_are_read_leniently(caplog: pytest.LogCaptureFixture) -> None:
     odd = [b"state", b"active", b"token"]
-    reply = [5, -1, 0, [b"x", []], [7, odd], [8, [b"token", b"1", b"token", b"3"]]]
+    reply = [5, -1, 0, -1, [b"x", []], [7, odd], [8, [b"token", b"1", b"token", b"3"]]]
     claim = replies.claim(reply)
     assert [(c.id, c.fields, c.token) for c in claim.jobs] == [
         (7, None, 0),
         (8, {b"token": b"3"}, 3),
     ]
     assert "claimed an unreadable job id" in caplog.text
-    refused = replies.claim([5, -1, b"OOM command not allowed"])
+    refused = replies.claim([5, -1, b"OOM command not allowed", -1])
     assert (refused.refused, refused.paused) == ("OOM command not allowed", False)
 
 

@@ -15,11 +15,14 @@ from .errors import (
     NotConnected,
     NotReplicated,
     PykueError,
+    ScheduleNotFound,
     ServerRefused,
     UsageError,
 )
 from .job import PRIORITIES, Job, JobState
+from .limits import Limits, Rate
 from .queue import Queue
+from .schedules import Schedule
 from .sharded import ShardedQueue
 from .worker import Worker
 
@@ -39,10 +42,14 @@ __all__ = [
     "JobState",
     "JobTimeout",
     "LeaseLost",
+    "Limits",
     "NotConnected",
     "NotReplicated",
     "PykueError",
     "Queue",
+    "Rate",
+    "Schedule",
+    "ScheduleNotFound",
     "ServerRefused",
     "ShardedQueue",
     "TypeStats",

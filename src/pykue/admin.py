@@ -8,12 +8,25 @@ method of the same name for each.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import limits as limits_
 from .backend import Backend, TypeStats
-from .errors import MAX_INDEX, InvalidArgument, InvalidJob, check_id, check_int, shown
-from .job import Job, JobState, parse_priority, parse_state
+from .errors import (
+    MAX_INDEX,
+    InvalidArgument,
+    InvalidJob,
+    ScheduleNotFound,
+    check_id,
+    check_int,
+    shown,
+)
+from .job import Job, JobState, RemovePolicy, parse_priority, parse_state
 from .keys import STATES, check_name
+from .limits import UNSET, Limits, Rate
+from .schedules import Schedule, encode_spec, parse_rule
 from .stats import Totals
 
 if TYPE_CHECKING:
@@ -143,6 +156,96 @@ class Admin:
     async def set_priority(self, job_id: int, priority: int | str) -> None:
         """Change a job's priority; a waiting job moves in the claim order at once."""
         await self._backend.set_priority(check_id(job_id), parse_priority(priority))
+
+    # -- schedules ---------------------------------------------------------------------
+
+    async def schedule(
+        self,
+        job_type: str,
+        *,
+        key: str,
+        cron: str | None = None,
+        every: float | timedelta | None = None,
+        tz: str = "UTC",
+        data: Mapping[str, Any] | None = None,
+        catch_up: bool = True,
+        priority: int | str = "normal",
+        attempts: int = 1,
+        backoff: Mapping[str, Any] | bool | None = None,
+        ttl: float | timedelta | None = None,
+        remove_on_complete: RemovePolicy = False,
+        limit_key: str | None = None,
+    ) -> Schedule:
+        """Make a job of ``job_type`` on a cron rule (``cron``, in time zone ``tz``) or
+        every ``every`` seconds, from now on; a schedule of the same ``key`` is replaced
+        at once. Running workers make the jobs, one per run however many there are;
+        after all were down past several runs, one catch-up job is made (none with
+        ``catch_up=False``). The jobs carry ``data`` and the options given, and the
+        schedule's key (``job.schedule``)."""
+        key = check_name("schedule key", key)
+        rule = parse_rule(cron, every, tz)
+        if not isinstance(catch_up, bool):
+            raise InvalidArgument(f"catch_up must be True or False, got {shown(catch_up)}")
+        queue = self._queue
+        job = Job(
+            queue, job_type, data, priority=priority, attempts=attempts, backoff=backoff,
+            ttl=ttl, remove_on_complete=remove_on_complete, limit_key=limit_key,
+        )  # fmt: skip
+        options = {
+            "priority": job.priority,
+            "attempts": job.attempts,
+            "backoff": job.backoff,
+            "ttl": job.ttl,
+            "remove_on_complete": _policy_view(job.remove_on_complete),
+            "limit_key": job.limit_key,
+        }
+        spec = encode_spec(job.type, rule, catch_up, queue._enqueue_args(job), options)
+        await self._backend.set_schedule(key, spec, rule)
+        return await self.get_schedule(key)
+
+    async def schedules(self) -> list[Schedule]:
+        """Every schedule, by key."""
+        return await self._backend.schedules()
+
+    async def get_schedule(self, key: str) -> Schedule:
+        """The schedule of ``key``; ScheduleNotFound if there is none."""
+        found = await self._backend.get_schedule(check_name("schedule key", key))
+        if found is None:
+            raise ScheduleNotFound(f"schedule {key!r} not found")
+        return found
+
+    async def unschedule(self, key: str) -> bool:
+        """Remove the schedule of ``key`` (the jobs it made stay); True if there was one."""
+        return await self._backend.unschedule(check_name("schedule key", key))
+
+    # -- limits ----------------------------------------------------------------------
+
+    async def set_limits(
+        self,
+        job_type: str,
+        *,
+        rate: tuple[int, float] | Rate | Any | None = UNSET,
+        concurrency: int | Any | None = UNSET,
+        key_rate: tuple[int, float] | Rate | Any | None = UNSET,
+    ) -> Limits:
+        """Limit ``job_type`` for every worker: ``rate=(count, per)`` starts at most
+        ``count`` jobs in any ``per`` seconds, ``concurrency`` runs at most that many at
+        once, ``key_rate=(count, per)`` is a rate per limit key (``queue.create(...,
+        limit_key=...)``). A limit left out stays as it is; None removes it."""
+        job_type = check_name("job type", job_type)
+        change = limits_.patch(rate, concurrency, key_rate)
+        return await self._backend.set_limits(job_type, change)
+
+    async def limits(self, job_type: str) -> Limits:
+        """The limits of ``job_type`` (all None when it has none)."""
+        return await self._backend.limits(check_name("job type", job_type))
+
+
+def _policy_view(policy: RemovePolicy) -> bool | int | dict[str, float]:
+    """remove_on_complete as JSON can carry it (a max age in seconds)."""
+    if isinstance(policy, timedelta):
+        return {"age": policy.total_seconds()}
+    return policy
 
 
 def _type_or_none(job_type: str | None) -> str | None:

@@ -13,21 +13,25 @@ LeaseLost, ConnectionFailed...), never a raw client error.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+
+from .limits import Limits
 
 if TYPE_CHECKING:
     from .job import Job, JobState
+    from .schedules import Rule, Schedule
     from .stats import Totals
 
 
 @dataclass(frozen=True, slots=True)
 class TypeStats:
-    """One job type's figures: jobs per state and whether its claiming is paused."""
+    """One job type's figures: jobs per state, whether its claiming is paused, its limits."""
 
     name: str
     paused: bool
     counts: dict[str, int]
+    limits: Limits = field(default_factory=Limits)
 
 
 class Backend(Protocol):
@@ -112,3 +116,20 @@ class Backend(Protocol):
     async def set_state(self, job_id: int, state: JobState) -> None: ...
 
     async def set_priority(self, job_id: int, priority: int) -> None: ...
+
+    # -- schedules and limits --------------------------------------------------------
+
+    async def set_schedule(self, key: str, spec: bytes, rule: Rule) -> None:
+        """Store schedule ``key`` (schedules.encode_spec), first run by ``rule`` from now."""
+
+    async def unschedule(self, key: str) -> bool: ...
+
+    async def schedules(self) -> list[Schedule]:
+        """Every schedule, sorted by key."""
+
+    async def get_schedule(self, key: str) -> Schedule | None: ...
+
+    async def set_limits(self, job_type: str, change: bytes) -> Limits:
+        """Apply ``change`` (limits.patch) and return the type's limits."""
+
+    async def limits(self, job_type: str) -> Limits: ...

@@ -15,6 +15,7 @@ refuse with it.
     │   └── InvalidJob            job data or options are not acceptable
     │       └── InvalidName       a queue, type or unique name breaks the naming rule
     ├── JobNotFound               (also KeyError) no job with that id
+    ├── ScheduleNotFound          (also KeyError) no schedule with that key
     ├── InvalidState              the job is not in a state that allows the operation
     ├── LeaseLost                 a worker acted on a job it no longer owns (fencing token)
     ├── JobFailed                 job.wait() on a job that failed; .error holds its message
@@ -68,6 +69,13 @@ class JobNotFound(PykueError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else "job not found"
+
+
+class ScheduleNotFound(PykueError, KeyError):
+    """Raised when no schedule has the given key."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "schedule not found"
 
 
 class InvalidState(PykueError):

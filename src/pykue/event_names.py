@@ -20,7 +20,8 @@ class EventSpec:
 
 
 EVENTS: dict[str, EventSpec] = {
-    "enqueue": EventSpec(("state",)),  # enqueue.lua
+    "enqueue": EventSpec(("state",)),  # enqueue.lua, fire_schedule.lua
+    "debounced": EventSpec(),  # enqueue.lua: a pending job took a later save's data
     "start": EventSpec(),  # claim.lua
     "progress": EventSpec(("progress", "data")),  # progress.lua
     "complete": EventSpec(("result",)),  # complete.lua
@@ -35,10 +36,11 @@ EVENTS: dict[str, EventSpec] = {
     "priority": EventSpec(("priority",)),  # set_priority.lua
     "pause": EventSpec(job=False),  # pause.lua
     "resume": EventSpec(job=False),  # pause.lua
+    "limits": EventSpec(job=False),  # set_limits.lua
+    "schedule": EventSpec(("key",), job=False),  # set_schedule.lua
+    "unschedule": EventSpec(("key",), job=False),  # unschedule.lua
 }
 
 JOB_EVENTS: tuple[str, ...] = tuple(name for name, spec in EVENTS.items() if spec.job)
-QUEUE_EVENTS: tuple[str, ...] = (
-    *("job " + name for name in JOB_EVENTS),
-    *(name for name, spec in EVENTS.items() if not spec.job),
-)
+TYPE_EVENTS: tuple[str, ...] = tuple(name for name, spec in EVENTS.items() if not spec.job)
+QUEUE_EVENTS: tuple[str, ...] = (*("job " + name for name in JOB_EVENTS), *TYPE_EVENTS)

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from .aio import TRANSIENT, Backoff, Outage, cancel_all
 from .connection import Client, close_client, finish_closing, streams_of
 from .errors import JobFailed, JobNotFound, shown
+from .event_names import EVENTS
 from .event_names import QUEUE_EVENTS as QUEUE_EVENTS  # the one table; kept importable here
 from .job import Callback, Job, loads
 
@@ -84,8 +85,10 @@ def decode_event(fields: Mapping[bytes, bytes]) -> Event:
         name = fields[b"event"].decode()
         job_type = fields.get(b"type", b"").decode()
         raw_id = fields.get(b"id")
-        if raw_id is None:
-            return Event(name, None, (), job_type)
+        if raw_id is None:  # a queue event: its type, then its fields (event_names.py)
+            spec = EVENTS.get(name)
+            extra = () if spec is None else tuple(fields[f.encode()].decode() for f in spec.fields)
+            return Event(name, None, extra, job_type)
         job_id = int(raw_id)
         return Event(name, job_id, event_args(name, fields), job_type)
     except (KeyError, ValueError) as exc:  # also bad UTF-8 and bad JSON
@@ -246,7 +249,7 @@ class EventReader:
         name, job_id, args = event.name, event.job_id, event.args
         if job_id is None:
             for callback in list(self._queue_listeners.get(name, ())):
-                await call_listener(callback, event.type)
+                await call_listener(callback, event.type, *event.args)
             return
         qargs = args if args else (event.type,)
         for callback in list(self._queue_listeners.get("job " + name, ())):

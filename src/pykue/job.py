@@ -291,6 +291,10 @@ class Job:
         ttl: float | timedelta | None = None,
         remove_on_complete: RemovePolicy = False,
         unique: str | None = None,
+        unique_for: float | timedelta | None = None,
+        debounce: str | None = None,
+        debounce_for: float | timedelta | None = None,
+        limit_key: str | None = None,
     ) -> None:
         self.queue = queue
         self.type = check_name("job type", job_type)
@@ -311,6 +315,24 @@ class Job:
         encode_remove_policy(remove_on_complete)
         self.remove_on_complete: RemovePolicy = remove_on_complete
         self.unique = None if unique is None else check_name("unique key", unique)
+        self.unique_for: float | None = None
+        if unique_for is not None:
+            if unique is None:
+                raise InvalidJob("unique_for needs a unique key (unique=...)")
+            self.unique_for = _seconds("unique_for", unique_for, allow_zero=False)
+        self.debounce = None if debounce is None else check_name("debounce key", debounce)
+        if (debounce is None) != (debounce_for is None):
+            raise InvalidJob("debounce and debounce_for go together: a key and its window")
+        if debounce_for is not None:
+            if unique is not None:
+                raise InvalidJob("a job is either unique or debounced, not both")
+            if self.delay:
+                raise InvalidJob("a debounced job waits its debounce_for: give no delay")
+            self.delay = _seconds("debounce_for", debounce_for, allow_zero=False)
+        self.limit_key = None if limit_key is None else check_name("limit key", limit_key)
+        self.schedule: str | None = None  # the key of the schedule that made it
+        # after save(): True when a pending job of its debounce key took its data instead
+        self.debounced = False
 
         self.id: int | None = None
         # after save(): False when a job with its unique key already existed and save()
@@ -345,9 +367,10 @@ class Job:
 
     # -- codec -------------------------------------------------------------
 
-    def options_fields(self) -> tuple[int, int, str, int, str, str]:
-        """The options enqueue.lua stores beside type and data, in its argument order:
-        priority, attempts, backoff, ttl (ms), remove policy, unique key."""
+    def options_fields(self) -> tuple[int, int, str, int, str, str, int, str, str, str]:
+        """The options enqueue.lua stores beside type, data and delay, in its entry's
+        order: priority, attempts, backoff, ttl (ms), remove policy, unique key, unique
+        window (ms), debounce key, limit key, schedule key."""
         return (
             self.priority,
             self.attempts,
@@ -355,6 +378,10 @@ class Job:
             round(self.ttl * 1000) if self.ttl else 0,
             encode_remove_policy(self.remove_on_complete),
             self.unique or "",
+            round(self.unique_for * 1000) if self.unique_for else 0,
+            self.debounce or "",
+            self.limit_key or "",
+            self.schedule or "",
         )
 
     @classmethod
@@ -387,6 +414,12 @@ class Job:
             read.bad("remove policy is not readable")
             job.remove_on_complete = False
         job.unique = read.text("unique") or None
+        until = read.opt_number("unique_until")
+        job.unique_for = None if until is None else max(0, until - read.number("created_at")) / 1000
+        job.debounce = read.text("debounce") or None
+        job.limit_key = read.text("limit_key") or None
+        job.schedule = read.text("schedule") or None
+        job.debounced = False
         job.state = read.state()
         job.attempts_made = read.number("attempts_made")
         job.stalls = read.number("stalls")
@@ -436,6 +469,8 @@ class Job:
             "completed_at": self.completed_at,
             "failed_at": self.failed_at,
             "run_at": self.run_at,
+            "schedule": self.schedule,
+            "limit_key": self.limit_key,
         }
         if self.corrupt is not None:
             view["corrupt"] = self.corrupt

@@ -26,6 +26,15 @@ Layout (``P`` is ``{prefix}``)::
     P:stats                     hash: totals and histograms the scripts count
     P:minute:N                  hash: outcomes counted in epoch minute N; expire in two hours
     P:workers                   hash: worker id -> JSON heartbeat
+    P:debounce                  hash: debounce key -> id of the job it holds back
+    P:limits                    hash: job type -> JSON of its limits (limits.py)
+    P:rate:TYPE                 zset: starts of TYPE in the rate window (score: ms)
+    P:rate:TYPE|KEY             zset: starts of TYPE with limit key KEY in its window
+    P:limited:TYPE              string, expiring when TYPE's rate window admits again:
+                                while it exists, new jobs wake no worker of TYPE
+    P:schedules                 hash: schedule key -> JSON of its rule and job (schedules.py)
+    P:schedules:due             zset: schedule key -> its next run (ms, server time)
+    P:schedules:runs            hash: schedule key -> 'last run ms:last job id'
 
 ``LAYOUT`` is this list as data: ``Keys`` builds names from it, and ``pykue.scripts``
 writes the Lua scripts' key names from it when it loads them, so no script spells a key.
@@ -66,6 +75,14 @@ LAYOUT: dict[str, str] = {
     "stats": ":stats",
     "minute": ":minute:{minute}",
     "workers": ":workers",
+    "debounce": ":debounce",
+    "limits": ":limits",
+    "rate": ":rate:{jtype}",
+    "key_rate": ":rate:{jtype}|{limit}",  # "|": in no name, so no two pairs meet
+    "limited": ":limited:{jtype}",
+    "schedules": ":schedules",
+    "schedules_due": ":schedules:due",
+    "schedule_runs": ":schedules:runs",
 }
 
 # The score of a job in its type's inactive index: priority first, then id (FIFO).
@@ -133,6 +150,35 @@ class Keys:
     @property
     def workers(self) -> str:
         return self._name("workers")
+
+    @property
+    def debounce(self) -> str:
+        return self._name("debounce")
+
+    @property
+    def limits(self) -> str:
+        return self._name("limits")
+
+    def rate(self, job_type: str) -> str:
+        return self._name("rate", jtype=job_type)
+
+    def key_rate(self, job_type: str, limit_key: str) -> str:
+        return self._name("key_rate", jtype=job_type, limit=limit_key)
+
+    def limited(self, job_type: str) -> str:
+        return self._name("limited", jtype=job_type)
+
+    @property
+    def schedules(self) -> str:
+        return self._name("schedules")
+
+    @property
+    def schedules_due(self) -> str:
+        return self._name("schedules_due")
+
+    @property
+    def schedule_runs(self) -> str:
+        return self._name("schedule_runs")
 
     @property
     def job_prefix(self) -> str:

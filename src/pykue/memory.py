@@ -43,10 +43,14 @@ from .errors import (
 from .events import call_listener, event_args
 from .job import Job, JobState, backoff_delay, dumps, encode_remove_policy, loads
 from .keys import INACTIVE_WEIGHT, STATES
+from .limits import Limits
+from .limits import decode as limits_decode
 from .runner import TTLExceeded, error_text, run_handler, trace_text
+from .schedules import schedule_of
 
 if TYPE_CHECKING:
     from .queue import Queue
+    from .schedules import Rule, Schedule
 
 WORKER = "test-mode"  # the worker id a job run in process mode records
 
@@ -78,17 +82,24 @@ class MemoryBackend:
         self._logs: dict[int, list[str]] = {}
         self._errors: dict[int, list[dict[str, Any]]] = {}
         self._unique: dict[str, int] = {}
+        self._debounce: dict[str, int] = {}
+        self._limits: dict[str, Limits] = {}
+        # key -> (spec as stored, next run, created, updated, last run, last job)
+        self._schedules: dict[str, tuple[bytes, int, int, int, int | None, int | None]] = {}
         self._types: set[str] = set()
         self._paused: set[str] = set()
         self._stats: dict[str, int] = {}  # the fields of {prefix}:stats
         self._minutes: dict[int, dict[str, int]] = {}  # epoch minute -> outcome -> count
 
     def clear(self) -> None:
-        """Forget every job, log, error, unique key, type, pause and counter (ids go on
-        from the last one given)."""
+        """Forget every job, log, error, unique and debounce key, type, pause, counter,
+        limit and schedule (ids go on from the last one given)."""
         self.saved.clear()
         for table in (self._by_id, self._watchers, self._logs, self._errors, self._unique):
             table.clear()
+        self._debounce.clear()
+        self._limits.clear()
+        self._schedules.clear()
         self._types.clear()
         self._paused.clear()
         self._stats.clear()
@@ -117,12 +128,21 @@ class MemoryBackend:
                 continue  # saved here already: left as it is
             self._last_id += 1
             existing = self._by_id.get(self._unique.get(job.unique, 0)) if job.unique else None
+            if existing is not None and existing.unique_for is not None:
+                ends = (existing.created_at or 0) + round(existing.unique_for * 1000)
+                existing = existing if ends > now else None  # its unique_for window is over
+            held = self._debounced(job, now)
+            if held is not None:
+                existing = held
             if existing is not None:
-                job.id, job.created = existing.id, False
+                job.id, job.created, job.debounced = existing.id, False, held is not None
                 job.state, job.created_at = existing.state, existing.created_at
+                job.run_at = existing.run_at
                 job.pending_save = None
                 if job.listeners:
                     self.watch(job)
+                if held is not None:
+                    await self._emit(held, "debounced")
                 continue
             job.id, job.created = self._last_id, True
             job.state = JobState.DELAYED if job.delay_ms > 0 else JobState.INACTIVE
@@ -134,11 +154,26 @@ class MemoryBackend:
             self._types.add(job.type)
             if job.unique:
                 self._unique[job.unique] = job.id
+            if job.debounce:
+                self._debounce[job.debounce] = job.id
             created.append(job)
         for job in created:
             await self._emit(job, "enqueue", state=str(job.state))
         for job in created:
             await self._run(job)
+
+    def _debounced(self, job: Job, now: int) -> Job | None:
+        """As enqueue.lua: the waiting job of ``job``'s debounce key takes its data and
+        waits its window again; None when there is none."""
+        held = self._by_id.get(self._debounce.get(job.debounce, 0)) if job.debounce else None
+        if held is None or held.type != job.type:
+            return None
+        if held.state not in (JobState.DELAYED, JobState.INACTIVE):
+            return None
+        held.data = dict(job.data)
+        held.state, held.updated_at = JobState.DELAYED, now
+        held.run_at = now + job.delay_ms
+        return held
 
     def listening(self) -> None:
         pass  # events are delivered as they happen
@@ -208,7 +243,7 @@ class MemoryBackend:
 
     async def type_stats(self) -> list[TypeStats]:
         return [
-            TypeStats(name, name in self._paused, await self.counts(name))
+            TypeStats(name, name in self._paused, await self.counts(name), await self.limits(name))
             for name in sorted(self._types)
         ]
 
@@ -452,6 +487,60 @@ class MemoryBackend:
         for victim in doomed:
             self._drop(victim)
 
+    # -- schedules and limits: stored as on Redis; no clock here, so no schedule runs ------
+
+    async def set_schedule(self, key: str, spec: bytes, rule: Rule) -> None:
+        now = now_ms()
+        before = self._schedules.get(key)
+        created, last_run, last_job = (now, None, None)
+        if before is not None:
+            created, last_run, last_job = before[2], before[4], before[5]
+        self._schedules[key] = (spec, rule.next_after(now), created, now, last_run, last_job)
+        for callback in list(self.queue.listeners.get("schedule", ())):
+            await call_listener(callback, orjson.loads(spec)["type"], key)
+
+    async def unschedule(self, key: str) -> bool:
+        stored = self._schedules.pop(key, None)
+        if stored is not None:
+            for callback in list(self.queue.listeners.get("unschedule", ())):
+                await call_listener(callback, orjson.loads(stored[0])["type"], key)
+        return stored is not None
+
+    async def schedules(self) -> list[Schedule]:
+        found = [await self.get_schedule(key) for key in sorted(self._schedules)]
+        return [schedule for schedule in found if schedule is not None]
+
+    async def get_schedule(self, key: str) -> Schedule | None:
+        stored = self._schedules.get(key)
+        if stored is None:
+            return None
+        spec, due, created, updated, last_run, last_job = stored
+        runs = f"{created}:{updated}:{last_run or ''}:{last_job or ''}".encode()
+        return schedule_of(key, spec, due, runs)
+
+    async def set_limits(self, job_type: str, change: bytes) -> Limits:
+        """As set_limits.lua: each limit named is set (null: removed), the others kept."""
+        current = self._limits.get(job_type, Limits())
+        stored: dict[str, Any] = {
+            "rate": None if current.rate is None else [current.rate.count, current.rate.per * 1000],
+            "concurrency": current.concurrency,
+            "key_rate": None
+            if current.key_rate is None
+            else [current.key_rate.count, current.key_rate.per * 1000],
+        }
+        stored.update(orjson.loads(change))
+        updated = limits_decode(orjson.dumps({k: v for k, v in stored.items() if v is not None}))
+        if updated:
+            self._limits[job_type] = updated
+        else:
+            self._limits.pop(job_type, None)
+        for callback in list(self.queue.listeners.get("limits", ())):
+            await call_listener(callback, job_type)
+        return updated
+
+    async def limits(self, job_type: str) -> Limits:
+        return self._limits.get(job_type, Limits())
+
     # -- bookkeeping ---------------------------------------------------------------------
 
     def _stored(self, job_id: int) -> Job:
@@ -467,6 +556,8 @@ class MemoryBackend:
         self.saved.remove(job)
         if job.unique and self._unique.get(job.unique) == job_id:
             del self._unique[job.unique]
+        if job.debounce and self._debounce.get(job.debounce) == job_id:
+            del self._debounce[job.debounce]
         self._logs.pop(job_id, None)
         self._errors.pop(job_id, None)
 

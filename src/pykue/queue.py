@@ -25,7 +25,7 @@ from .errors import (
     check_seconds,
     shown,
 )
-from .event_names import QUEUE_EVENTS
+from .event_names import JOB_EVENTS, QUEUE_EVENTS, TYPE_EVENTS
 from .job import Callback, Job, RemovePolicy, dumps
 from .keys import Keys, check_name
 from .redis_backend import RedisBackend
@@ -144,11 +144,25 @@ class Queue:
         ttl: float | timedelta | None = None,
         remove_on_complete: RemovePolicy = False,
         unique: str | None = None,
+        unique_for: float | timedelta | None = None,
+        debounce: str | None = None,
+        debounce_for: float | timedelta | None = None,
+        limit_key: str | None = None,
     ) -> Job:
-        """A new, unsaved job of ``job_type`` carrying ``data`` (a JSON object)."""
+        """A new, unsaved job of ``job_type`` carrying ``data`` (a JSON object).
+
+        ``unique``: a key no other job holds while this one exists (a save that meets
+        it returns the job that has it), or, with ``unique_for`` seconds, for that long
+        after this job was made. ``debounce`` with ``debounce_for`` seconds: the job
+        waits that long; a save of the same key meanwhile gives the waiting job its data
+        and restarts the wait (the save's job comes back with ``debounced`` True), so
+        one job runs, with the last data. ``limit_key``: the key the type's per-key rate
+        (``set_limits(type, key_rate=...)``) counts this job under."""
         return Job(
             self, job_type, data, priority=priority, attempts=attempts, backoff=backoff,
             delay=delay, ttl=ttl, remove_on_complete=remove_on_complete, unique=unique,
+            unique_for=unique_for, debounce=debounce, debounce_for=debounce_for,
+            limit_key=limit_key,
         )  # fmt: skip
 
     async def add_bulk(self, jobs: list[Job]) -> list[Job]:
@@ -211,11 +225,13 @@ class Queue:
         (id, error), ``job failed attempt`` (id, error, attempts), ``job progress``
         (id, percent, data), ``job state`` (id, from, to), ``job priority`` (id, priority),
         ``job stalled`` (id, stalls), ``job enqueue``/``job start``/``job remove``/... (id,
-        type), ``pause``/``resume`` (type); the full list is event_names.QUEUE_EVENTS.
+        type), ``job debounced`` (id, type), ``pause``/``resume``/``limits`` (type),
+        ``schedule``/``unschedule`` (type, key); the full list is event_names.QUEUE_EVENTS.
         Delivery starts once the queue is connected; jobs saved after that are all seen."""
         if event not in QUEUE_EVENTS:
             raise InvalidArgument(
-                f"unknown queue event {shown(event)}; use one of {', '.join(QUEUE_EVENTS)}"
+                f"unknown queue event {shown(event)}; use 'job ' and a job event "
+                f"({', '.join(JOB_EVENTS)}) or {', '.join(TYPE_EVENTS)}"
             )
         if not callable(callback):
             raise InvalidArgument("callback must be callable")
@@ -281,3 +297,9 @@ class Queue:
     resume = _admin_call(Admin.resume)
     set_state = _admin_call(Admin.set_state)
     set_priority = _admin_call(Admin.set_priority)
+    schedule = _admin_call(Admin.schedule)
+    schedules = _admin_call(Admin.schedules)
+    get_schedule = _admin_call(Admin.get_schedule)
+    unschedule = _admin_call(Admin.unschedule)
+    set_limits = _admin_call(Admin.set_limits)
+    limits = _admin_call(Admin.limits)

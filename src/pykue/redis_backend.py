@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from redis.exceptions import RedisError
 
-from . import stats
+from . import limits, stats
 from .aio import TRANSIENT, cancel_all, raise_if_cancel_lost, refused_for_now
 from .backend import TypeStats
 from .config import redact_url
@@ -37,6 +37,7 @@ from .errors import (
 from .events import BLOCK_MS, EventReader, Watch, id_before
 from .job import Job, JobState, PendingSave, loads
 from .keys import NAME_PATTERN, STATES, Keys
+from .schedules import Rule, Schedule, schedule_of
 from .scripts import Enqueued, Scripts
 
 if TYPE_CHECKING:
@@ -326,7 +327,7 @@ class RedisBackend:
         found = [part.id for part in reply.saved if part.event is None]
         existing = {job.id: job for job in await self.load(found)} if found else {}
         for job, part in zip(jobs, reply.saved, strict=True):
-            job.id, job.created = part.id, part.created
+            job.id, job.created, job.debounced = part.id, part.created, part.debounced
             if part.event is not None:
                 job.state = JobState.DELAYED if job.delay_ms > 0 else JobState.INACTIVE
                 job.cursor = id_before(part.event)
@@ -334,6 +335,8 @@ class RedisBackend:
                 other = existing.get(part.id)
                 job.state = other.state if other is not None else None
                 job.created_at = other.created_at if other is not None else None
+                if other is not None and part.debounced:
+                    job.run_at = other.run_at
         for job in jobs:
             job.pending_save = None  # answered: saving it again leaves it as it is
             if job.listeners:
@@ -403,9 +406,11 @@ class RedisBackend:
             async with client.pipeline(transaction=False) as pipe:
                 pipe.smembers(self.keys.types)
                 pipe.smembers(self.keys.paused)
-                names_raw, paused_raw = await pipe.execute()
+                pipe.hgetall(self.keys.limits)
+                names_raw, paused_raw, limits_raw = await pipe.execute()
             names = valid_names(names_raw)
             paused = set(valid_names(paused_raw))
+            limited = {name.decode(errors="replace"): raw for name, raw in limits_raw.items()}
             async with client.pipeline(transaction=False) as pipe:
                 for name in names:
                     for state in STATES:
@@ -413,7 +418,12 @@ class RedisBackend:
                 values = [int(v) for v in await pipe.execute()]
         width = len(STATES)
         return [
-            TypeStats(name, name in paused, dict(zip(STATES, values[n * width :], strict=False)))
+            TypeStats(
+                name,
+                name in paused,
+                dict(zip(STATES, values[n * width :], strict=False)),
+                limits.decode(limited.get(name)),
+            )
             for n, name in enumerate(names)
         ]
 
@@ -507,6 +517,49 @@ class RedisBackend:
     async def set_priority(self, job_id: int, priority: int) -> None:
         async with self.answering():
             await self.scripts.set_priority(job_id, priority)
+
+    # -- schedules and limits --------------------------------------------------------
+
+    async def set_schedule(self, key: str, spec: bytes, rule: Rule) -> None:
+        async with self.answering() as client:
+            seconds, micros = await client.time()
+            now = int(seconds) * 1000 + int(micros) // 1000
+            await self.scripts.set_schedule(key, spec, rule.next_after(now))
+
+    async def unschedule(self, key: str) -> bool:
+        async with self.answering():
+            return await self.scripts.unschedule(key)
+
+    async def schedules(self) -> list[Schedule]:
+        async with self.answering() as client, client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.schedules)
+            pipe.zrange(self.keys.schedules_due, 0, -1, withscores=True)
+            pipe.hgetall(self.keys.schedule_runs)
+            specs, due, runs = await pipe.execute()
+        due_at = dict(due)
+        found = []
+        for raw_key in sorted(specs):
+            key = raw_key.decode(errors="replace")
+            schedule = schedule_of(key, specs[raw_key], due_at.get(raw_key), runs.get(raw_key))
+            if schedule is not None and NAME_PATTERN.fullmatch(key):
+                found.append(schedule)
+        return found
+
+    async def get_schedule(self, key: str) -> Schedule | None:
+        async with self.answering() as client, client.pipeline(transaction=False) as pipe:
+            pipe.hget(self.keys.schedules, key)
+            pipe.zscore(self.keys.schedules_due, key)
+            pipe.hget(self.keys.schedule_runs, key)
+            spec, due, runs = await pipe.execute()
+        return None if spec is None else schedule_of(key, spec, due, runs)
+
+    async def set_limits(self, job_type: str, change: bytes) -> limits.Limits:
+        async with self.answering():
+            return limits.decode(await self.scripts.set_limits(job_type, change))
+
+    async def limits(self, job_type: str) -> limits.Limits:
+        async with self.answering() as client:
+            return limits.decode(await client.hget(self.keys.limits, job_type))
 
 
 def valid_names(raw: Any) -> list[str]:

@@ -40,6 +40,8 @@ class Totals:
     completed: int = 0
     failed: int = 0
     failed_attempts: int = 0
+    scheduled: int = 0  # jobs made by schedules
+    limited: int = 0  # claims a limit held back (took fewer jobs, or none)
     duration: Histogram = field(default_factory=Histogram)
     latency: Histogram = field(default_factory=Histogram)
 
@@ -51,6 +53,8 @@ def totals_from(values: Mapping[str, int]) -> Totals:
         completed=values.get("completed", 0),
         failed=values.get("failed", 0),
         failed_attempts=values.get("failed_attempts", 0),
+        scheduled=values.get("scheduled", 0),
+        limited=values.get("limited", 0),
         duration=_histogram(values, "duration"),
         latency=_histogram(values, "latency"),
     )

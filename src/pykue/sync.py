@@ -119,10 +119,16 @@ class Queue:
         ttl: float | timedelta | None = None,
         remove_on_complete: RemovePolicy = False,
         unique: str | None = None,
+        unique_for: float | timedelta | None = None,
+        debounce: str | None = None,
+        debounce_for: float | timedelta | None = None,
+        limit_key: str | None = None,
     ) -> SyncJob:
         job = self.queue.create(
             job_type, data, priority=priority, attempts=attempts, backoff=backoff, delay=delay,
             ttl=ttl, remove_on_complete=remove_on_complete, unique=unique,
+            unique_for=unique_for, debounce=debounce, debounce_for=debounce_for,
+            limit_key=limit_key,
         )  # fmt: skip
         return SyncJob(self, job)
 
@@ -168,6 +174,12 @@ class Queue:
     resume = _blocking(Admin.resume)
     set_state = _blocking(Admin.set_state)
     set_priority = _blocking(Admin.set_priority)
+    schedule = _blocking(Admin.schedule)
+    schedules = _blocking(Admin.schedules)
+    get_schedule = _blocking(Admin.get_schedule)
+    unschedule = _blocking(Admin.unschedule)
+    set_limits = _blocking(Admin.set_limits)
+    limits = _blocking(Admin.limits)
 
     def on(self, event: str, callback: Callback) -> Queue:
         async def register() -> None:

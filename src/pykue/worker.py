@@ -43,7 +43,8 @@ from .runner import (
     run_handler,
     trace_text,
 )
-from .scripts import Claim, Claimed, ClaimRequest
+from .schedules import plan, read_spec
+from .scripts import Claim, Claimed, ClaimRequest, Fired
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pykue")
 MAX_CONCURRENCY = 100_000  # slots per type in one worker
 IDLE_BLOCK = 5.0  # longest BLPOP (and at most a lease): a safety net, markers wake workers
+SCHEDULES_PER_PASS = 100  # due schedules a worker takes per look
 
 
 @dataclass(eq=False)
@@ -94,6 +96,7 @@ class Worker:
             "claims again: Redis takes writes, %.1f s after refusing them",
         )
         self.failure: BaseException | None = None  # what ended a loop unexpectedly
+        self.bad_schedules: set[tuple[str, str]] = set()  # (key, version) logged as unplannable
 
     def process(self, job_type: str, handler: Handler, *, concurrency: int = 1) -> Handler:
         """Run ``handler`` for jobs of ``job_type``, ``concurrency`` at a time (async
@@ -153,6 +156,7 @@ class Worker:
             self.loops = [asyncio.create_task(self.claim_loop(t)) for t in self.handlers]
             self.loops.append(asyncio.create_task(self.lease_loop()))
             self.loops.append(asyncio.create_task(self.maintenance_loop()))
+            self.loops.append(asyncio.create_task(self.schedule_loop()))
             for loop_task in self.loops:
                 loop_task.add_done_callback(self.loop_ended)
             log.info("pykue: worker %s processing %s", self.id, ", ".join(self.handlers))
@@ -247,8 +251,9 @@ class Worker:
                     await self.scripts.promote(1000)
                     continue
                 block = min(IDLE_BLOCK, self.queue.lease)
-                idle = next_run < 0 or claim.paused
-                wait = block if idle else min(block, (next_run - now) / 1000)
+                # the first of: a delayed job due, the rate window admitting again
+                due = [t for t in (next_run, claim.retry_at) if t >= 0 and not claim.paused]
+                wait = min(block, (min(due) - now) / 1000) if due else block
                 await self.idle(job_type, self.wait_for_work(wake_key, max(wait, 0.01)))
             except TRANSIENT as exc:
                 self.outage.failed(exc)
@@ -438,6 +443,65 @@ class Worker:
         await self.scripts.promote(1000)
         await self.scripts.recover_stalled(self.queue.max_stalls, 1000, stalled_record(self.id))
         return True
+
+    async def schedule_loop(self) -> None:
+        """Make the jobs of due schedules (schedules.py). Every worker runs this; the
+        compare and set of fire_schedule.lua gives each run to one of them. It sleeps
+        until the next run is due by Redis's clock, a second at most, so a schedule
+        added meanwhile is seen within a second."""
+        backoff = Backoff()
+        while True:
+            try:
+                wait = await self.fire_due()
+                backoff.reset()
+                await asyncio.sleep(wait)
+            except TRANSIENT as exc:
+                self.outage.failed(exc)
+                await backoff.sleep()
+            except RedisError as exc:
+                log.error("pykue: running schedules failed (%s); retrying", exc)
+                await backoff.sleep()
+
+    async def fire_due(self) -> float:
+        """Take the due runs of the first schedules by next run; seconds until the next."""
+        keys = self.queue.keys
+        client = self.backend.client
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.zrange(keys.schedules_due, 0, SCHEDULES_PER_PASS - 1, withscores=True)
+            (seconds, micros), due = await pipe.execute()
+        now = int(seconds) * 1000 + int(micros) // 1000
+        ready = [(key, int(at)) for key, at in due if at <= now]
+        later = [at for _key, at in due if at > now]
+        moved = False
+        if ready:
+            specs: list[Any] = await client.hmget(keys.schedules, [key for key, _at in ready])
+            for (key, at), raw in zip(ready, specs, strict=True):
+                moved |= await self.fire(key.decode(errors="replace"), at, now, raw)
+        if moved:
+            return 0.0  # look again at once: the runs just stored may be the next due
+        return max(0.01, min(1.0, (min(later) - now) / 1000)) if later else 1.0
+
+    async def fire(self, key: str, due: int, now: int, raw: bytes | None) -> bool:
+        """Take one due run; True if the schedule's next run moved (by this worker or
+        another), False for a schedule that cannot be run (it is skipped, not retried
+        at once)."""
+        spec = read_spec(raw)
+        if spec is None:
+            return False  # not pykue's (written by hand): fire_schedule.lua would refuse it
+        try:
+            make, next_run = plan(spec.rule, due, now, spec.catch_up)
+        except Exception as exc:  # a rule written by hand that cronsim refuses
+            if (key, spec.version) not in self.bad_schedules:
+                self.bad_schedules.add((key, spec.version))
+                log.error("pykue: schedule %s cannot be planned (%s); skipped", key, exc)
+            return False
+        fired, job_id = await self.scripts.fire_schedule(key, spec.version, due, next_run, make)
+        if fired is Fired.MADE and job_id:
+            log.debug("pykue: schedule %s made job %s", key, job_id)
+        elif fired is Fired.MADE:
+            log.info("pykue: schedule %s missed runs while no worker ran; none made", key)
+        return fired in (Fired.MADE, Fired.TAKEN)
 
     async def renew_leases(self) -> bool:
         """Renew the leases of the running attempts and of the undelivered acks; False

@@ -31,6 +31,7 @@ from .replies import (
     Enqueued,
     Fail,
     FailOutcome,
+    Fired,
     Promoted,
     Recovered,
     Release,
@@ -49,6 +50,7 @@ __all__ = [
     "Enqueued",
     "Fail",
     "FailOutcome",
+    "Fired",
     "Promoted",
     "Recovered",
     "Release",
@@ -76,6 +78,10 @@ NAMES = (
     "pause",
     "set_state",
     "set_priority",
+    "set_limits",
+    "set_schedule",
+    "unschedule",
+    "fire_schedule",
 )
 
 Arg = str | bytes | int | float
@@ -277,6 +283,31 @@ class Scripts:
     async def set_priority(self, job_id: int, priority: int) -> None:
         """JobNotFound."""
         checked(await self._call("set_priority", (job_id, priority)), job_id)
+
+    async def set_limits(self, job_type: str, change: bytes) -> bytes:
+        """Apply ``change`` (limits.patch) to the type's limits; the limits now (JSON, b''
+        for none)."""
+        reply: bytes = await self._call("set_limits", (job_type, change))
+        return reply
+
+    async def set_schedule(self, key: str, spec: bytes, first_run: int) -> bool:
+        """Store schedule ``key`` (replacing one of that key); True if it is new."""
+        return int((await self._call("set_schedule", (key, spec, first_run)))[0]) == 1
+
+    async def unschedule(self, key: str) -> bool:
+        """Remove schedule ``key``; True if there was one."""
+        return int((await self._call("unschedule", (key,)))[0]) == 1
+
+    async def fire_schedule(
+        self, key: str, version: str, due: int, next_run: int, make: bool
+    ) -> tuple[Fired, int]:
+        """Take the run ``due`` of schedule ``key`` (see fire_schedule.lua): what happened,
+        and the job made (0: none)."""
+        reply = await self._call(
+            "fire_schedule", (key, version, due, next_run, "1" if make else "0")
+        )
+        fired = Fired(int(reply[0]))
+        return fired, int(reply[1]) if fired is Fired.MADE else 0
 
     async def promote(self, limit: int) -> Promoted:
         """Move up to ``limit`` due delayed jobs to inactive."""

@@ -24,16 +24,31 @@ local function emit(...)
 end
 
 -- One marker is enough to wake one idle worker; the claimer re-arms it if work remains.
+-- A type whose rate window is full wakes nobody: its workers sleep until the window
+-- admits again (claim.lua sets the marker for that long), however fast jobs arrive.
 local function wake(jtype)
   if redis.call('SISMEMBER', PAUSED, jtype) == 1 then return end
+  if redis.call('EXISTS', limited_key(jtype)) == 1 then return end
   local marker = wake_key(jtype)
   if redis.call('LLEN', marker) == 0 then redis.call('RPUSH', marker, '1') end
+end
+
+-- A job of a type with a concurrency cap stopped running: a worker idle because of
+-- the cap may claim now (the cap counts the type's active index, so it frees itself).
+local function slot_freed(jtype)
+  if redis.call('HEXISTS', LIMITS, jtype) == 1
+      and redis.call('ZCARD', type_state_key(jtype, 'inactive')) > 0 then
+    wake(jtype)
+  end
 end
 
 local function unindex(id, jtype, state)
   redis.call('ZREM', state_key(state), id)
   redis.call('ZREM', type_state_key(jtype, state), id)
-  if state == 'active' then redis.call('ZREM', LEASES, id) end
+  if state == 'active' then
+    redis.call('ZREM', LEASES, id)
+    slot_freed(jtype)
+  end
 end
 
 local function index(id, jtype, state, score)
@@ -92,13 +107,46 @@ end
 -- (its state index entries are the caller's job).
 local function drop(id)
   local jk = job_key(id)
-  local fields = redis.call('HMGET', jk, 'unique', 'type')
-  local unique = fields[1]
+  local fields = redis.call('HMGET', jk, 'unique', 'type', 'debounce')
+  local unique, debounce = fields[1], fields[3]
   redis.call('ZREM', ALL_JOBS, id)
   if fields[2] then redis.call('ZREM', type_jobs_key(fields[2]), id) end
   if unique and unique ~= '' and redis.call('HGET', UNIQUE, unique) == tostring(id) then
     redis.call('HDEL', UNIQUE, unique)
   end
+  if debounce and debounce ~= '' and redis.call('HGET', DEBOUNCE, debounce) == tostring(id) then
+    redis.call('HDEL', DEBOUNCE, debounce)
+  end
   redis.call('DEL', jk, log_key(id), errors_key(id))
 end
 
+
+-- Store one new job under ``id`` (``job``: enqueue.lua's entry, see its header) and put
+-- it in its state's indexes; the all-jobs indexes, TYPES and the wake-up are the
+-- caller's. Returns its state.
+local function store_job(job, id, now)
+  local jtype, delay, priority = job[1], job[3], job[4]
+  local jk = job_key(id)
+  local state = delay > 0 and 'delayed' or 'inactive'
+  -- zero counters and empty options are left out (readers default them): a smaller
+  -- hash is quicker to write and to keep
+  redis.call('HSET', jk, 'type', jtype, 'data', job[2], 'state', state, 'priority', priority,
+    'attempts', job[5], 'created_at', now, 'updated_at', now)
+  if job[6] ~= '' then redis.call('HSET', jk, 'backoff', job[6]) end
+  if job[7] ~= 0 then redis.call('HSET', jk, 'ttl', job[7]) end
+  if job[8] ~= '' then redis.call('HSET', jk, 'remove', job[8]) end
+  if job[9] ~= '' then redis.call('HSET', jk, 'unique', job[9]) end
+  -- the entry's last four may be missing (an entry of nine, as pykue wrote before them)
+  if (tonumber(job[10]) or 0) > 0 then redis.call('HSET', jk, 'unique_until', now + job[10]) end
+  for place, field in pairs({[11] = 'debounce', [12] = 'limit_key', [13] = 'schedule'}) do
+    if job[place] and job[place] ~= '' then redis.call('HSET', jk, field, job[place]) end
+  end
+  if delay > 0 then
+    redis.call('HSET', jk, 'run_at', now + delay)
+    index(id, jtype, state, now + delay)
+  else
+    redis.call('ZADD', state_key('inactive'), id, id)
+    redis.call('ZADD', type_state_key(jtype, 'inactive'), priority * INACTIVE_WEIGHT + id, id)
+  end
+  return state
+end

@@ -56,6 +56,7 @@ local function move_indexes()
   redis.call('ZREM', LEASES, unpack(left))
   for jtype, moves in pairs(by_type) do
     redis.call('ZREM', type_state_key(jtype, 'active'), unpack(moves.left))
+    slot_freed(jtype)
     if #moves.kept > 0 then
       redis.call('ZADD', state_key('complete'), unpack(moves.kept))
       redis.call('ZADD', type_state_key(jtype, 'complete'), unpack(moves.kept))

@@ -2,18 +2,24 @@
 -- adds send a few hundred at a time, so each job costs no round trip of its own).
 -- KEYS[1] events stream
 -- ARGV[1] base, ARGV[2] events maxlen, ARGV[3] save token of this call, ARGV[4] how long
--- it is kept (s), ARGV[5] the jobs as one JSON array of [type, data (JSON text), delay
--- (ms), priority, attempts, backoff (JSON text or ''), ttl (ms, 0 none), remove policy,
--- unique key ('' none)]: one argument, not nine per job, because encoding arguments is
--- most of a bulk add's cost on the client.
+-- it is kept (s), ARGV[5] the jobs as one JSON array of entries [type, data (JSON text),
+-- delay (ms), priority, attempts, backoff (JSON text or ''), ttl (ms, 0 none), remove
+-- policy, unique key, unique window (ms, 0: while the job exists), debounce key, limit
+-- key, schedule key] ('' for a key not given): one argument, not thirteen per job,
+-- because encoding arguments is most of a bulk add's cost on the client.
+-- A debounce key that holds a job still waiting (delayed or inactive) gives that job the
+-- new data and restarts its delay (the entry's delay is the debounce window) instead of
+-- making a job.
 -- The save token names this call (made when the call is first sent): the call sent
 -- again, after a lost reply (by redis-py, or by a caller retrying any of its jobs,
 -- which resends the whole call unchanged), finds its save token's key, creates nothing and
 -- answers with the ids the first call gave and whether it created each.
--- Returns {id, event id, created} per job, flattened: created is 0 when the unique key
--- already named a job, whose id is returned; the event id is empty for such a job and
--- for every job of a call answered from its token.
--- Event: enqueue (id, type, state) per job created.
+-- Returns {id, event id, created} per job, flattened: created is 1 for a new job, 0 when
+-- the unique key already named a job, whose id is returned, 2 when a debounce key's job
+-- took the data; the event id is empty but for a new job of a call not answered from
+-- its token.
+-- Events: enqueue (id, type, state) per job created, debounced (id, type) per job that
+-- took new data.
 local token_key = save_token_key(ARGV[3])
 local reply = {}
 local known = redis.call('GET', token_key)
@@ -21,7 +27,7 @@ if known then
   for id, created in known:gmatch('(%d+):?(%d?)') do
     reply[#reply + 1] = tonumber(id)
     reply[#reply + 1] = ''
-    reply[#reply + 1] = created == '1' and 1 or 0 -- an older pykue kept the ids alone
+    reply[#reply + 1] = tonumber(created) or 0 -- an older pykue kept the ids alone
   end
   return reply
 end
@@ -32,33 +38,43 @@ local types = {} -- types of the jobs added: their idle workers get a wake-up
 local every, by_type = {}, {} -- score/id pairs of all jobs, and per type
 local saved = {} -- 'id:created' per job, kept under the token
 
+-- A pending job of the same debounce key takes the new data and waits its window again.
+local function debounced(job)
+  local held = redis.call('HGET', DEBOUNCE, job[11])
+  if not held then return nil end
+  local fields = job_fields(held, 'state', 'type') or {}
+  if fields[2] ~= job[1] or (fields[1] ~= 'delayed' and fields[1] ~= 'inactive') then
+    return nil -- started, ended or gone: the next save makes a new job
+  end
+  unindex(held, job[1], fields[1])
+  local run_at = now + job[3]
+  redis.call('HSET', job_key(held), 'data', job[2], 'state', 'delayed', 'run_at', run_at,
+    'updated_at', now)
+  index(held, job[1], 'delayed', run_at)
+  emit('event', 'debounced', 'id', held, 'type', job[1])
+  return tonumber(held)
+end
+
 local function add(job, id)
-  local jtype, delay, priority, unique = job[1], job[3], job[4], job[9]
+  local jtype, unique = job[1], job[9]
   if unique ~= '' then
     local existing = redis.call('HGET', UNIQUE, unique)
-    if existing and redis.call('EXISTS', job_key(existing)) == 1 then
-      return tonumber(existing), '', 0
+    if existing then
+      -- a unique_for window ends the key's hold; without one it holds while the job exists
+      local held = job_fields(existing, 'state', 'unique_until')
+      local till = held and tonumber(held[2])
+      if held and held[1] and (not till or till > now) then
+        return tonumber(existing), '', 0
+      end
     end
   end
-
-  local jk = job_key(id)
-  if unique ~= '' then redis.call('HSET', UNIQUE, unique, id) end
-  local state = delay > 0 and 'delayed' or 'inactive'
-  -- zero counters and empty options are left out (readers default them): a smaller
-  -- hash is quicker to write and to keep
-  redis.call('HSET', jk, 'type', jtype, 'data', job[2], 'state', state, 'priority', priority,
-    'attempts', job[5], 'created_at', now, 'updated_at', now)
-  if job[6] ~= '' then redis.call('HSET', jk, 'backoff', job[6]) end
-  if job[7] ~= 0 then redis.call('HSET', jk, 'ttl', job[7]) end
-  if job[8] ~= '' then redis.call('HSET', jk, 'remove', job[8]) end
-  if unique ~= '' then redis.call('HSET', jk, 'unique', unique) end
-  if delay > 0 then
-    redis.call('HSET', jk, 'run_at', now + delay)
-    index(id, jtype, state, now + delay)
-  else
-    redis.call('ZADD', state_key('inactive'), id, id)
-    redis.call('ZADD', type_state_key(jtype, 'inactive'), priority * INACTIVE_WEIGHT + id, id)
+  if job[11] and job[11] ~= '' then
+    local held = debounced(job)
+    if held then return held, '', 2 end
+    redis.call('HSET', DEBOUNCE, job[11], id)
   end
+  if unique ~= '' then redis.call('HSET', UNIQUE, unique, id) end
+  local state = store_job(job, id, now)
   types[jtype] = true -- a delayed job wakes them too: they must learn of its deadline
   local typed = by_type[jtype] or {}
   by_type[jtype] = typed

@@ -21,7 +21,7 @@ from ..stats import BUCKETS_MS
 # Keys the prelude leaves out: the event stream is the call's KEYS[1] (Redis Cluster
 # routes the call by it), not a name the script builds.
 PASSED_IN = ("events",)
-_SAFE_TEXT = re.compile(r"[A-Za-z0-9_:.-]*")
+_SAFE_TEXT = re.compile(r"[A-Za-z0-9_:.|-]*")
 _LUA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -78,6 +78,7 @@ class Saved:
     id: int
     event: str | None
     created: bool
+    debounced: bool = False  # a pending job of its debounce key took its data instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,7 @@ class Claim:
     paused: bool
     refused: str | None  # Redis's error when it refuses writes (out of memory...): no jobs
     jobs: list[Claimed]
+    retry_at: int = -1  # when the type's rate window admits a start again (ms); -1: not held
 
 
 class FailOutcome(enum.Enum):
@@ -120,6 +122,15 @@ class Promoted:
 class Recovered:
     requeued: int
     failed: int  # stalled too often: failed for good
+
+
+class Fired(enum.Enum):
+    """What fire_schedule.lua did with a due run."""
+
+    MADE = 1  # the run was taken: its job made (or skipped, as planned), next run stored
+    EARLY = 0  # not due yet by Redis's clock
+    TAKEN = -1  # another worker took the run, or the schedule changed or went
+    UNREADABLE = -2  # its stored form is not pykue's
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +166,8 @@ def saved(reply: Sequence[Any]) -> list[Saved]:
     for i in range(0, len(reply) - 2, 3):
         event = reply[i + 1]
         text = event.decode() if isinstance(event, bytes) else str(event or "")
-        parts.append(Saved(int(reply[i]), text or None, int(reply[i + 2]) == 1))
+        code = int(reply[i + 2])
+        parts.append(Saved(int(reply[i]), text or None, code == 1, code == 2))
     return parts
 
 
@@ -180,12 +192,12 @@ def paired(flat: Any) -> dict[bytes, bytes] | None:
 
 
 def claim(reply: Sequence[Any]) -> Claim:
-    """claim.lua's ``{now, next run, status, {id, HGETALL}...}``. A job whose id cannot
+    """claim.lua's ``{now, next run, status, retry at, {id, HGETALL}...}``. A job whose id cannot
     be read is left out (its lease expires and it runs again), with an error logged."""
     status = reply[2]
     refused = status.decode(errors="replace") if isinstance(status, bytes) else None
     jobs = []
-    for entry in reply[3:]:
+    for entry in reply[4:]:
         try:
             job_id, flat = int(entry[0]), entry[1]
         except Exception:
@@ -198,6 +210,7 @@ def claim(reply: Sequence[Any]) -> Claim:
         paused=refused is None and status == 1,
         refused=refused,
         jobs=jobs,
+        retry_at=int(reply[3]),
     )
 
 

@@ -24,6 +24,7 @@ from pykue.errors import (
     InvalidName,
     InvalidState,
     JobNotFound,
+    ScheduleNotFound,
 )
 from pykue.job import Job
 from tests.chaos.bad_input.conftest import (
@@ -107,6 +108,16 @@ def saving(**options: Any) -> Call:
 def opening(**options: Any) -> Call:
     """Making another queue on the seeded server with ``options``."""
     return lambda q, _: other_queue(q, **options)
+
+
+def scheduling(**options: Any) -> Call:
+    """Scheduling an email job under key "k" with ``options`` (key replaced if given)."""
+    return lambda q, _: q.schedule("email", **{"key": "k", **options})
+
+
+def limiting(**options: Any) -> Call:
+    """set_limits of the email type with ``options``."""
+    return lambda q, _: q.set_limits("email", **options)
 
 
 def getting_job(job_id: Any) -> Call:
@@ -610,6 +621,125 @@ API_CASES = [
             "5000 digits": HUGE,
             "3601": 3601,
         }.items()
+    ),
+    # schedules: a rule, a time zone, a key and the job's options, all checked first
+    *(
+        api(f"schedule {what}", scheduling(**options), InvalidArgument, says)
+        for what, options, says in [
+            ("neither cron nor every", {}, "exactly one of cron"),
+            ("both cron and every", {"cron": "* * * * *", "every": 5}, "exactly one of cron"),
+            ("cron 6 fields wrong", {"cron": "61 * * * *"}, "not valid"),
+            ("cron too few fields", {"cron": "* * *"}, "not valid"),
+            ("cron empty", {"cron": ""}, "cron must be"),
+            ("cron int", {"cron": 5}, "cron must be"),
+            ("cron 10 MB", {"cron": BIG}, "cron must be"),
+            ("cron Feb 30", {"cron": "0 0 30 2 *"}, "not valid"),
+            ("cron @daily", {"cron": "@daily"}, "not valid"),
+            ("cron newline", {"cron": "* * * * *\nrm"}, "not valid"),
+            ("every 0", {"every": 0}, "every must be"),
+            ("every -1", {"every": -1}, "every must be"),
+            ("every NaN", {"every": float("nan")}, "every must be"),
+            ("every Infinity", {"every": float("inf")}, "every must be"),
+            ("every string", {"every": "30"}, "number of seconds"),
+            ("every bool", {"every": True}, "number of seconds"),
+            ("every 5000 digits", {"every": HUGE}, "every must be"),
+            ("every under 1 ms", {"every": 1e-4}, "every must be"),
+            ("every negative timedelta", {"every": timedelta(seconds=-1)}, "every must be"),
+            ("tz unknown", {"every": 5, "tz": "Mars/Olympus"}, "unknown time zone"),
+            ("tz path traversal", {"every": 5, "tz": "../../etc/passwd"}, "time zone"),
+            ("tz empty", {"every": 5, "tz": ""}, "IANA time zone"),
+            ("tz int", {"every": 5, "tz": 1}, "IANA time zone"),
+            ("tz 10 MB", {"every": 5, "tz": BIG}, "IANA time zone"),
+            ("catch_up string", {"every": 5, "catch_up": "no"}, "catch_up must be"),
+        ]
+    ),
+    *(
+        api(f"schedule {what}", scheduling(every=5, **options), error, says)
+        for what, options, error, says in [
+            ("data list", {"data": [1]}, InvalidJob, "JSON object"),
+            ("data NaN", {"data": {"a": float("nan")}}, InvalidJob, "NaN"),
+            ("priority unknown", {"priority": "urgent"}, InvalidJob, "unknown priority"),
+            ("attempts 0", {"attempts": 0}, InvalidJob, "attempts must be"),
+            ("ttl 0", {"ttl": 0}, InvalidJob, "ttl must be"),
+            ("backoff string", {"backoff": "exp"}, InvalidJob, "backoff must be"),
+            ("limit_key braces", {"limit_key": "{x}"}, InvalidName, "limit key"),
+        ]
+    ),
+    *(
+        api(f"schedule key {name}", scheduling(key=NAMES[name], every=5), InvalidName, "schedule")
+        for name in SOME_NAMES
+    ),
+    api(
+        "schedule type braces",
+        lambda q, _: q.schedule("{x}", key="k", every=5),
+        InvalidName,
+        "type",
+    ),
+    api("get_schedule key NUL", lambda q, _: q.get_schedule("a\0"), InvalidName, "schedule key"),
+    api("get_schedule unknown", lambda q, _: q.get_schedule("nosuch"), ScheduleNotFound, "nosuch"),
+    api("unschedule key glob", lambda q, _: q.unschedule("a*"), InvalidName, "schedule key"),
+    api("unschedule key int", lambda q, _: q.unschedule(7), InvalidName, "must be a string"),
+    # limits: counts, windows and caps in range, a pair for a rate
+    *(
+        api(f"set_limits {what}", limiting(**options), InvalidArgument, says)
+        for what, options, says in [
+            ("nothing given", {}, "at least one of"),
+            ("rate a number", {"rate": 10}, "(count, per seconds)"),
+            ("rate three items", {"rate": (1, 2, 3)}, "(count, per seconds)"),
+            ("rate string", {"rate": "10/1"}, "(count, per seconds)"),
+            ("rate count 0", {"rate": (0, 1.0)}, "rate count must be"),
+            ("rate count -1", {"rate": (-1, 1.0)}, "rate count must be"),
+            ("rate count float", {"rate": (1.5, 1.0)}, "rate count must be"),
+            ("rate count 5000 digits", {"rate": (HUGE, 1.0)}, "rate count must be"),
+            ("rate count over 100000", {"rate": (100_001, 1.0)}, "rate count must be"),
+            ("rate window 0", {"rate": (10, 0)}, "rate window must be"),
+            ("rate window NaN", {"rate": (10, float("nan"))}, "rate window must be"),
+            ("rate window Infinity", {"rate": (10, float("inf"))}, "rate window must be"),
+            ("rate window string", {"rate": (10, "1")}, "rate window must be"),
+            ("rate window over a week", {"rate": (10, 604_801)}, "rate window must be"),
+            ("key_rate count 0", {"key_rate": (0, 1.0)}, "key_rate count must be"),
+            ("key_rate window -1", {"key_rate": (1, -1)}, "key_rate window must be"),
+            ("concurrency 0", {"concurrency": 0}, "concurrency must be"),
+            ("concurrency -1", {"concurrency": -1}, "concurrency must be"),
+            ("concurrency float", {"concurrency": 2.5}, "concurrency must be"),
+            ("concurrency bool", {"concurrency": True}, "concurrency must be"),
+            ("concurrency string", {"concurrency": "3"}, "concurrency must be"),
+            ("concurrency 5000 digits", {"concurrency": HUGE}, "concurrency must be"),
+            ("one good, one bad", {"concurrency": 3, "rate": (0, 1.0)}, "rate count must be"),
+        ]
+    ),
+    api(
+        "set_limits type glob", lambda q, _: q.set_limits("a*", concurrency=1), InvalidName, "type"
+    ),
+    api("limits type NUL", lambda q, _: q.limits("a\0"), InvalidName, "job type"),
+    # windows of unique and debounce keys, limit keys
+    api("unique_for without unique", saving(unique_for=5), InvalidJob, "needs a unique key"),
+    api("unique_for 0", saving(unique="u", unique_for=0), InvalidJob, "unique_for must be"),
+    api("unique_for NaN", saving(unique="u", unique_for=float("nan")), InvalidJob, "unique_for"),
+    api("unique_for string", saving(unique="u", unique_for="5"), InvalidJob, "number of seconds"),
+    api("debounce without window", saving(debounce="d"), InvalidJob, "go together"),
+    api("debounce_for without key", saving(debounce_for=5), InvalidJob, "go together"),
+    api("debounce_for 0", saving(debounce="d", debounce_for=0), InvalidJob, "debounce_for must"),
+    api("debounce_for -1", saving(debounce="d", debounce_for=-1), InvalidJob, "debounce_for"),
+    api("debounce with delay", saving(debounce="d", debounce_for=1, delay=5), InvalidJob, "delay"),
+    api(
+        "debounce and unique",
+        saving(debounce="d", debounce_for=1, unique="u"),
+        InvalidJob,
+        "either unique or debounced",
+    ),
+    *(
+        api(
+            f"debounce key {name}",
+            saving(debounce=NAMES[name], debounce_for=1),
+            InvalidName,
+            "debounce",
+        )
+        for name in SOME_NAMES
+    ),
+    *(
+        api(f"limit_key {name}", saving(limit_key=NAMES[name]), InvalidName, "limit key")
+        for name in SOME_NAMES
     ),
 ]
 
