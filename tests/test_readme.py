@@ -15,12 +15,13 @@ def run_block(code: str, redis_url: str, prefix: str) -> str:
     return run_python(["-c", code], REDIS_URL=redis_url, PYKUE_PREFIX=prefix)
 
 
-def test_readme_has_the_four_blocks() -> None:
-    assert len(BLOCKS) == 4
+def test_readme_has_the_five_blocks() -> None:
+    assert len(BLOCKS) == 5
     assert "queue.process" in BLOCKS[0]
     assert "pykue.sync" in BLOCKS[1]
     assert "test_mode" in BLOCKS[2]
-    assert "create_app" in BLOCKS[3]
+    assert "queue.schedule" in BLOCKS[3]
+    assert "create_app" in BLOCKS[4]
 
 
 def test_tour_runs_as_written(redis_url: str, prefix: str, raw: redis.Redis) -> None:
@@ -54,5 +55,18 @@ def test_test_mode_block_writes_nothing(redis_url: str, prefix: str, raw: redis.
 
 
 def test_dashboard_block_builds_the_app(redis_url: str, prefix: str) -> None:
-    code = BLOCKS[3] + "\nprint('/stats' in app.openapi()['paths'], app.state.pykue_token)"
+    code = BLOCKS[4] + "\nprint('/stats' in app.openapi()['paths'], app.state.pykue_token)"
     assert run_block(code, redis_url, prefix).splitlines() == ["True change-me"]
+
+
+def test_schedules_block_prints_what_the_readme_says(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    printed = re.search(r"It prints:\n\n```\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    assert printed is not None
+    try:
+        assert run_block(BLOCKS[3], redis_url, prefix) == printed.group(1)
+        assert raw.hlen("{" + prefix + "}:schedules") == 0  # both removed
+    finally:
+        assert_invariants(raw, prefix)
+        delete_prefix(raw, prefix)

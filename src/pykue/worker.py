@@ -464,23 +464,13 @@ class Worker:
 
     async def fire_due(self) -> float:
         """Take the due runs of the first schedules by next run; seconds until the next."""
-        keys = self.queue.keys
-        client = self.backend.client
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.time()
-            pipe.zrange(keys.schedules_due, 0, SCHEDULES_PER_PASS - 1, withscores=True)
-            (seconds, micros), due = await pipe.execute()
-        now = int(seconds) * 1000 + int(micros) // 1000
-        ready = [(key, int(at)) for key, at in due if at <= now]
-        later = [at for _key, at in due if at > now]
+        due = await self.scripts.due_schedules(SCHEDULES_PER_PASS)
         moved = False
-        if ready:
-            specs: list[Any] = await client.hmget(keys.schedules, [key for key, _at in ready])
-            for (key, at), raw in zip(ready, specs, strict=True):
-                moved |= await self.fire(key.decode(errors="replace"), at, now, raw)
+        for key, at, raw in due.runs:
+            moved |= await self.fire(key, at, due.now, raw)
         if moved:
             return 0.0  # look again at once: the runs just stored may be the next due
-        return max(0.01, min(1.0, (min(later) - now) / 1000)) if later else 1.0
+        return max(0.01, min(1.0, (due.next_run - due.now) / 1000)) if due.next_run >= 0 else 1.0
 
     async def fire(self, key: str, due: int, now: int, raw: bytes | None) -> bool:
         """Take one due run; True if the schedule's next run moved (by this worker or

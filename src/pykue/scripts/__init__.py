@@ -28,6 +28,7 @@ from .replies import (
     Claimed,
     ClaimRequest,
     Complete,
+    Due,
     Enqueued,
     Fail,
     FailOutcome,
@@ -47,6 +48,7 @@ __all__ = [
     "ClaimRequest",
     "Claimed",
     "Complete",
+    "Due",
     "Enqueued",
     "Fail",
     "FailOutcome",
@@ -82,6 +84,7 @@ NAMES = (
     "set_schedule",
     "unschedule",
     "fire_schedule",
+    "due_schedules",
 )
 
 Arg = str | bytes | int | float
@@ -297,6 +300,10 @@ class Scripts:
     async def unschedule(self, key: str) -> bool:
         """Remove schedule ``key``; True if there was one."""
         return int((await self._call("unschedule", (key,)))[0]) == 1
+
+    async def due_schedules(self, limit: int) -> Due:
+        """The schedules whose run has come (at most ``limit``, earliest first)."""
+        return replies.due(await self._call("due_schedules", (limit,)))
 
     async def fire_schedule(
         self, key: str, version: str, due: int, next_run: int, make: bool

@@ -124,6 +124,15 @@ class Recovered:
     failed: int  # stalled too often: failed for good
 
 
+@dataclass(frozen=True, slots=True)
+class Due:
+    """The schedules whose run has come, by Redis's clock ``now`` (ms)."""
+
+    now: int
+    next_run: int  # the run of the first schedule not yet due (ms); -1: none
+    runs: list[tuple[str, int, bytes | None]]  # key, its run (ms), its stored form
+
+
 class Fired(enum.Enum):
     """What fire_schedule.lua did with a due run."""
 
@@ -222,3 +231,18 @@ def args_of(call: AckCall) -> tuple[str, list[str | bytes | int]]:
         args: list[str | bytes | int] = [call.id, call.token, call.message, call.record]
         return "fail", [*args, call.delay_ms, int(call.final)]
     return "release", [call.id, call.token]
+
+
+def due(reply: Sequence[Any]) -> Due:
+    """due_schedules.lua's ``{now, next run, key, run, stored form...}``."""
+    runs = []
+    for i in range(2, len(reply) - 2, 3):
+        key, spec = reply[i], reply[i + 2]
+        runs.append(
+            (
+                key.decode(errors="replace") if isinstance(key, bytes) else str(key),
+                int(reply[i + 1]),
+                spec if isinstance(spec, bytes) else None,
+            )
+        )
+    return Due(int(reply[0]), int(reply[1]), runs)
