@@ -21,12 +21,15 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 
+from pykue.cli.render import when
 from pykue.keys import Keys
 from tests.helpers import assert_invariants, delete_prefix, env_without_redis, free_port
 
@@ -172,7 +175,9 @@ def cli(redis_url: str, prefix: str, raw: redis.Redis) -> Iterator[Cli]:
 
 COMMANDS = [
     [], ["worker"], ["enqueue"], ["stats"], ["jobs"], ["jobs", "list"], ["jobs", "show"],
-    ["jobs", "retry"], ["jobs", "remove"], ["dashboard"], ["demo"],
+    ["jobs", "retry"], ["jobs", "remove"], ["schedules"], ["schedules", "list"],
+    ["schedules", "add"], ["schedules", "remove"], ["limits"], ["limits", "show"],
+    ["limits", "set"], ["dashboard"], ["demo"],
 ]  # fmt: skip
 
 
@@ -216,6 +221,25 @@ BAD = [
     ["jobs", "list", "--order", "random"],
     ["jobs", "frobnicate"],
     ["stats", "--bogus"],
+    ["schedules", "add", "report", "--key", "k"],
+    ["schedules", "add", "report", "--key", "k", "--cron", "* * * * *", "--every", "5"],
+    ["schedules", "add", "report", "--every", "5"],
+    ["schedules", "add", "report", "--key", "k", "--cron", "61 * * * *"],
+    ["schedules", "add", "report", "--key", "k", "--cron", "* * * * *", "--tz", "Mars/Olympus"],
+    ["schedules", "add", "report", "--key", "k", "--every", "0"],
+    ["schedules", "add", "report", "--key", "k", "--every", "nan"],
+    ["schedules", "add", "report", "--key", "k", "--every", "5", "--data", "[1]"],
+    ["schedules", "add", "report", "--key", "k", "--every", "5", "--attempts", "0"],
+    ["schedules", "add", "bad type!", "--key", "k", "--every", "5"],
+    ["schedules", "add", "report", "--key", "bad key!", "--every", "5"],
+    ["schedules", "remove"],
+    ["schedules", "remove", "bad key!"],
+    ["limits", "set", "email"],
+    ["limits", "set", "email", "--rate", "10"],
+    ["limits", "set", "email", "--rate", "10/0"],
+    ["limits", "set", "email", "--concurrency", "0"],
+    ["limits", "set", "bad type!", "--concurrency", "1"],
+    ["limits", "show", "bad type!"],
     ["nosuchcommand"],
     ["worker"],
     ["worker", "no_such_module_here"],
@@ -619,3 +643,218 @@ def test_dashboard_over_several_queues(cli: Cli, raw: redis.Redis, prefix: str) 
     finally:
         for shard in range(2):
             delete_prefix(raw, f"{prefix}.{shard}")
+
+
+# -- schedules and limits -------------------------------------------------------------------
+
+
+def contents(cli: Cli) -> dict[str, bytes | None]:
+    """Every key of the test's prefix with its value (DUMP): what "unchanged" compares."""
+    client = redis.Redis.from_url(cli.url)
+    try:
+        pattern = Keys(cli.prefix).base.replace("{", "\\{").replace("}", "\\}") + ":*"
+        return {key.decode(): client.dump(key) for key in client.scan_iter(match=pattern)}
+    finally:
+        client.close()
+
+
+def redis_ms(raw: redis.Redis) -> int:
+    seconds, micros = raw.time()
+    return seconds * 1000 + micros // 1000
+
+
+def test_schedules_add_list_replace_remove(cli: Cli, raw: redis.Redis) -> None:
+    assert cli.ok("schedules", "list") == "no schedules\n"
+    assert cli.json("schedules", "list") == []
+    out = cli.ok(
+        "schedules", "add", "report", "--key", "nightly", "--cron", "30 3 * * *",
+        "--tz", "Asia/Tokyo", "--data", '{"kind": "daily"}', "--priority", "high",
+        "--attempts", "3", "--no-catch-up",
+    )  # fmt: skip
+    [nightly] = cli.json("schedules", "list")
+    assert out == (
+        f"schedule nightly saved: cron 30 3 * * * (Asia/Tokyo), "
+        f"next run {when(nightly['next_run_at'])}\n"
+    )
+    assert (nightly["key"], nightly["type"], nightly["cron"], nightly["every"]) == (
+        "nightly", "report", "30 3 * * *", None,
+    )  # fmt: skip
+    assert (nightly["tz"], nightly["data"], nightly["catch_up"]) == (
+        "Asia/Tokyo", {"kind": "daily"}, False,
+    )  # fmt: skip
+    assert (nightly["options"]["priority"], nightly["options"]["attempts"]) == (-10, 3)
+    assert nightly["last_job_id"] is None
+    # the next run is the next 03:30 in Tokyo, by Redis's clock
+    next_run = datetime.fromtimestamp(nightly["next_run_at"] / 1000, ZoneInfo("Asia/Tokyo"))
+    assert (next_run.hour, next_run.minute, next_run.second) == (3, 30, 0)
+    assert 0 < nightly["next_run_at"] - redis_ms(raw) <= 86_400_000
+
+    cli.ok("schedules", "add", "ping", "--key", "ping", "--every", "90")
+    listed = cli.json("schedules", "list")
+    assert [each["key"] for each in listed] == ["nightly", "ping"]
+    ping = listed[1]
+    assert (ping["type"], ping["every"], ping["cron"], ping["tz"]) == ("ping", 90.0, None, "UTC")
+    assert (ping["data"], ping["catch_up"], ping["options"]["priority"]) == ({}, True, 0)
+    table = cli.ok("schedules", "list")
+    row = r"nightly\s.*report\s.*cron 30 3 \* \* \*\s.*Asia/Tokyo\s.*"
+    assert re.search(row + re.escape(when(nightly["next_run_at"])), table), table
+    assert re.search(r"ping\s.*ping\s.*every 90 s\s.*UTC\s", table), table
+
+    # the same key again replaces that schedule
+    out = cli.ok("schedules", "add", "pong", "--key", "ping", "--every", "0.5", "--data", "{}")
+    assert out.startswith("schedule ping saved: every 0.5 s, next run ")
+    replaced = cli.json("schedules", "list")
+    assert [(each["key"], each["type"], each["every"]) for each in replaced] == [
+        ("nightly", "report", None),
+        ("ping", "pong", 0.5),
+    ]
+
+    assert cli.ok("schedules", "remove", "ping") == "schedule ping removed\n"
+    assert [each["key"] for each in cli.json("schedules", "list")] == ["nightly"]
+    before = contents(cli)
+    missing = cli.run("schedules", "remove", "ping")
+    assert missing.returncode == 1
+    assert one_error_line(missing) == "pykue: error: schedule 'ping' not found"
+    assert missing.stdout == ""
+    assert contents(cli) == before
+    assert cli.ok("schedules", "remove", "nightly") == "schedule nightly removed\n"
+    assert cli.ok("schedules", "list") == "no schedules\n"
+
+
+TICK_MODULE = """
+from pykue import Queue
+
+queue = Queue()
+
+
+@queue.process("tick")
+async def tick(job):
+    await queue._redis.client.rpush(queue.keys.base + ":ticks", job.id)
+"""
+
+
+def test_a_worker_runs_a_schedule_added_on_the_command_line(
+    cli: Cli, raw: redis.Redis, prefix: str, tmp_path: Path
+) -> None:
+    (tmp_path / "tasks.py").write_text(TICK_MODULE)
+    worker = cli.start("worker", "tasks:queue", cwd=tmp_path)
+    read_until(worker.stderr, r"ready: tick")
+    cli.ok("schedules", "add", "tick", "--key", "ticker", "--every", "0.2", "--data", '{"n": 7}')
+    popped = raw.blpop([Keys(prefix).base + ":ticks"], timeout=30)
+    assert popped is not None, "the schedule made no job"
+    job_id = int(popped[1])
+    made = cli.json("jobs", "show", str(job_id))
+    assert (made["type"], made["data"], made["schedule"]) == ("tick", {"n": 7}, "ticker")
+    [ticker] = cli.json("schedules", "list")
+    assert ticker["last_job_id"] >= job_id
+    assert ticker["last_run_at"] is not None
+    [row] = [line for line in cli.ok("schedules", "list").splitlines() if "ticker" in line]
+    assert "every 0.2 s" in row
+    last_job = re.search(r"(\d+)\D*$", row)  # the last column (later runs may be made)
+    assert last_job is not None, row
+    assert int(last_job[1]) >= ticker["last_job_id"]
+    assert cli.ok("schedules", "remove", "ticker") == "schedule ticker removed\n"
+    interrupt(worker)
+
+
+SCHEDULE_REFUSED = [
+    (["--cron", "61 * * * *"], "is not valid"),
+    (["--cron", "* * * *"], "is not valid"),
+    (["--cron", "0 3 * * *", "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+    (["--cron", "0 3 * * *", "--tz", "../../etc/passwd"], "time zone"),
+    (["--every", "0"], "every must be"),
+    (["--every", "-1"], "every must be"),
+    (["--every", "inf"], "finite number of seconds"),
+    (["--every", "1e400"], "every must be"),
+    (["--every", "5", "--cron", "0 3 * * *"], "give --cron or --every, not both"),
+    ([], "Missing option '--cron' or '--every'"),
+    (["--every", "5", "--data", "{"], "not valid JSON"),
+    (["--every", "5", "--data", '"text"'], "must be a JSON object"),
+    (["--every", "5", "--priority", "urgent"], "unknown priority"),
+    (["--every", "5", "--backoff", "linear"], "backoff"),
+]
+
+
+@pytest.mark.parametrize(("args", "says"), SCHEDULE_REFUSED, ids=lambda a: " ".join(a)[:40])
+def test_schedules_add_refuses_bad_input_and_keeps_the_schedule(
+    cli: Cli, args: list[str], says: str
+) -> None:
+    cli.ok("schedules", "add", "report", "--key", "nightly", "--cron", "0 3 * * *")
+    before = contents(cli)
+    done = cli.run("schedules", "add", "other", "--key", "nightly", *args)
+    assert done.returncode == 2, done.stderr
+    assert says in one_error_line(done)
+    assert done.stdout == ""
+    assert contents(cli) == before
+    [kept] = cli.json("schedules", "list")
+    assert (kept["type"], kept["cron"]) == ("report", "0 3 * * *")
+
+
+def test_limits_set_show_and_remove(cli: Cli) -> None:
+    # type_stats() lists the types that have had jobs
+    cli.ok("enqueue", "email", "{}")
+    cli.ok("enqueue", "sms", "{}")  # a type without limits
+    assert cli.ok("limits", "show") == "no limits\n"
+    assert cli.json("limits", "show") == []
+    none = {"rate": None, "concurrency": None, "key_rate": None}
+    assert cli.json("limits", "show", "sms") == {"type": "sms", "limits": none}
+
+    out = cli.ok("limits", "set", "email", "--rate", "100/60", "--concurrency", "5")
+    assert out == "limits of email: rate 100 per 60 s, concurrency 5, key rate -\n"
+    assert cli.json("limits", "show", "email")["limits"] == {
+        "rate": {"count": 100, "per": 60.0}, "concurrency": 5, "key_rate": None,
+    }  # fmt: skip
+    # what is not given keeps its value
+    out = cli.ok("limits", "set", "email", "--key-rate", "2/1.5")
+    assert out == "limits of email: rate 100 per 60 s, concurrency 5, key rate 2 per 1.5 s\n"
+    # "none" removes one
+    cli.ok("limits", "set", "email", "--rate", "none", "--concurrency", "None")
+    only_key_rate = {"rate": None, "concurrency": None, "key_rate": {"count": 2, "per": 1.5}}
+    assert cli.json("limits", "show") == [{"type": "email", "limits": only_key_rate}]
+    assert re.search(r"email\s.*-\s.*-\s.*2 per 1\.5 s", cli.ok("limits", "show"))
+    assert re.search(r"email\s.*-\s.*-\s.*2 per 1\.5 s", cli.ok("limits", "show", "email"))
+
+    found = cli.json("stats")
+    assert found["limits"] == {"email": only_key_rate}
+    table = cli.ok("stats")
+    assert re.search(r"email\s.*rate -, concurrency -, key rate 2 per 1\.5 s", table), table
+    [sms] = [line for line in table.splitlines() if re.search(r"\bsms\b", line)]
+    assert "rate" not in sms
+
+
+LIMITS_REFUSED = [
+    (["--rate", "10"], "use N/SECONDS"),
+    (["--rate", "x/1"], "use N/SECONDS"),
+    (["--rate", "1/x"], "use N/SECONDS"),
+    (["--rate", "10/0"], "rate window must be"),
+    (["--rate", "10/604801"], "rate window must be"),
+    (["--rate", "1/nan"], "use N/SECONDS"),
+    (["--rate", "1/1e400"], "rate window must be"),
+    (["--rate", "-1/1"], "rate count must be an int from 1 to 100000"),
+    (["--rate", "0/1"], "rate count must be"),
+    (["--rate", "100001/1"], "rate count must be"),
+    (["--rate", "9" * 5000 + "/1"], "use N/SECONDS"),
+    (["--key-rate", "10"], "use N/SECONDS"),
+    (["--key-rate", "2**20/1"], "use N/SECONDS"),
+    (["--key-rate", f"{2**40}/1"], "key_rate count must be"),
+    (["--concurrency", "0"], "concurrency must be an int from 1 to 100000"),
+    (["--concurrency", "100001"], "concurrency must be"),
+    (["--concurrency", "five"], "is not an integer; use N or none"),
+    (["--concurrency", "5", "--rate", "10/0"], "rate window must be"),
+    ([], "nothing to set"),
+]
+
+
+@pytest.mark.parametrize(("args", "says"), LIMITS_REFUSED, ids=lambda a: " ".join(a)[:40])
+def test_limits_set_refuses_bad_input_and_keeps_the_limits(
+    cli: Cli, args: list[str], says: str
+) -> None:
+    cli.ok("limits", "set", "email", "--rate", "10/1", "--concurrency", "3")
+    before = contents(cli)
+    done = cli.run("limits", "set", "email", *args)
+    assert done.returncode == 2, done.stderr
+    assert says in one_error_line(done)
+    assert done.stdout == ""
+    assert contents(cli) == before
+    kept = cli.json("limits", "show", "email")["limits"]
+    assert kept == {"rate": {"count": 10, "per": 1.0}, "concurrency": 3, "key_rate": None}

@@ -47,10 +47,10 @@ async def test_set_limits_sets_keeps_and_removes_each_limit(
     await queue.set_limits("email", concurrency=None, key_rate=None)
     assert await queue.limits("email") == Limits()
     assert raw.exists(Keys(prefix).limits) == 0  # nothing left behind
-    await queue.create("email", {}).save()
     await queue.set_limits("email", concurrency=2)
-    (stats,) = await queue.type_stats()
-    assert stats.limits == Limits(None, 2, None)
+    (stats,) = await queue.type_stats()  # limited before its first job: listed
+    assert (stats.name, stats.limits) == ("email", Limits(None, 2, None))
+    assert stats.counts["inactive"] == 0
 
 
 async def test_bad_limits_change_nothing(queue: Queue, raw: redis.Redis, prefix: str) -> None:

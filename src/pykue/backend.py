@@ -79,7 +79,7 @@ class Backend(Protocol):
         """Jobs per state (every state of keys.STATES), of all types or of one."""
 
     async def type_stats(self) -> list[TypeStats]:
-        """Every known type's counts and paused flag, sorted by name."""
+        """Every type saved or limited: its counts, paused flag and limits, by name."""
 
     async def types(self) -> list[str]: ...
 

@@ -123,8 +123,14 @@ class Watch:
     job: Job | None = None
     future: asyncio.Future[Any] | None = None
     replayed: asyncio.Event = field(default_factory=asyncio.Event)
+    # events up to this stream id are not this watch's, though a reader behind may
+    # still be on its way through them (a retried job's earlier failure)
+    after: tuple[int, int] = (0, 0)
 
-    async def deliver(self, name: str, args: tuple[Any, ...], event_id: str) -> None:
+    async def deliver(self, name: str, args: tuple[Any, ...], event_id: str) -> bool:
+        """Deliver one event; False for one from before ``after`` (not this watch's)."""
+        if stream_id(event_id) <= self.after:
+            return False
         if self.job is not None:
             # A listener added late gets the job's history through a new watch; the
             # listeners that already saw those events must not get them twice.
@@ -143,6 +149,7 @@ class Watch:
                 fut.set_exception(JobFailed(self.job_id, args[0]))
             elif name == "remove":
                 fut.set_exception(JobNotFound(f"job {self.job_id} was removed"))
+        return True
 
 
 class EventReader:
@@ -256,8 +263,7 @@ class EventReader:
             await call_listener(callback, job_id, *qargs)
         for watch in list(self._watches.get(job_id, ())):
             await watch.replayed.wait()
-            await watch.deliver(name, args, event_id)
-            if name in TERMINAL:
+            if await watch.deliver(name, args, event_id) and name in TERMINAL:
                 self.unwatch(watch)
 
     async def _replay(self, watch: Watch, after: str, upto: str) -> None:

@@ -244,7 +244,7 @@ class MemoryBackend:
     async def type_stats(self) -> list[TypeStats]:
         return [
             TypeStats(name, name in self._paused, await self.counts(name), await self.limits(name))
-            for name in sorted(self._types)
+            for name in sorted(self._types | set(self._limits))
         ]
 
     async def types(self) -> list[str]:

@@ -34,7 +34,7 @@ from .errors import (
     ServerRefused,
     shown,
 )
-from .events import BLOCK_MS, EventReader, Watch, id_before
+from .events import BLOCK_MS, EventReader, Watch, id_before, stream_id
 from .job import Job, JobState, PendingSave, loads
 from .keys import NAME_PATTERN, STATES, Keys
 from .schedules import Rule, Schedule, schedule_of
@@ -191,6 +191,8 @@ class RedisBackend:
         reader = self.events()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         watch = Watch(job_id, future=future)
+        if job.cursor is None:  # read from Redis: its events from now on, not earlier ones
+            watch.after = stream_id(await self.newest_event())
         reader.watch(watch, job.cursor)
         try:
             # The stream may no longer hold the job's end (it is trimmed to events_maxlen),
@@ -408,9 +410,10 @@ class RedisBackend:
                 pipe.smembers(self.keys.paused)
                 pipe.hgetall(self.keys.limits)
                 names_raw, paused_raw, limits_raw = await pipe.execute()
-            names = valid_names(names_raw)
-            paused = set(valid_names(paused_raw))
             limited = {name.decode(errors="replace"): raw for name, raw in limits_raw.items()}
+            # a type limited before its first job is saved is shown with its limits
+            names = valid_names(set(names_raw) | set(limits_raw))
+            paused = set(valid_names(paused_raw))
             async with client.pipeline(transaction=False) as pipe:
                 for name in names:
                     for state in STATES:

@@ -87,6 +87,7 @@ async def test_stats_types_and_job(api: httpx2.AsyncClient, queue: Queue) -> Non
             "type": "work",
             "paused": False,
             "counts": {"inactive": 0, "active": 0, "complete": 1, "failed": 1, "delayed": 0},
+            "limits": {"rate": None, "concurrency": None, "key_rate": None},
         }
     ]
     minutes = (await api.get("/throughput")).json()["minutes"]

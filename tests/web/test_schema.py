@@ -80,6 +80,34 @@ def test_the_schema_documents_the_real_answers() -> None:
     assert spec["components"]["schemas"]["NewJob"]["required"] == ["type"]
 
 
+def test_the_schedule_and_limits_routes_are_documented() -> None:
+    spec = create_app(Queue(url="redis://127.0.0.1:1", prefix="doc")).openapi()
+    paths = spec["paths"]
+    assert set(paths["/schedules"]) == {"get"}
+    assert set(paths["/schedules/{key}"]) == {"get", "put", "delete"}
+    assert set(paths["/types/{job_type}/limits"]) == {"get", "put"}
+    one = paths["/schedules/{key}"]
+    assert {"400", "401", "404", "421", "503"} <= set(one["get"]["responses"])
+    assert {"400", "401", "403", "404", "413", "415", "421", "503"} <= set(
+        one["delete"]["responses"]
+    )
+    assert one["put"]["parameters"][0]["schema"]["pattern"] == "^[A-Za-z0-9_.:-]{1,128}$"
+    body = one["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/NewSchedule"}
+    answer = one["put"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer["properties"]["schedule"] == {"$ref": "#/components/schemas/Schedule"}
+    limits = paths["/types/{job_type}/limits"]["put"]
+    body = limits["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/LimitsChange"}
+    schemas = spec["components"]["schemas"]
+    assert schemas["NewSchedule"]["required"] == ["type"]
+    assert len(schemas["NewSchedule"]["oneOf"]) == 2  # exactly one of cron and every
+    assert set(schemas["Limits"]["required"]) == {"rate", "concurrency", "key_rate"}
+    assert schemas["LimitsChange"]["minProperties"] == 1
+    types = paths["/types"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert types["items"]["properties"]["limits"] == {"$ref": "#/components/schemas/Limits"}
+
+
 def test_responses_match_the_schema(live: tuple[str, FastAPI]) -> None:
     base, app = live
     schema = schemathesis.openapi.from_dict(app.openapi())

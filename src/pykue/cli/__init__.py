@@ -1,4 +1,4 @@
-"""The ``pykue`` command: worker, enqueue, stats, jobs, dashboard, demo.
+"""The ``pykue`` command: worker, enqueue, stats, jobs, schedules, limits, dashboard, demo.
 
 ``main()`` is the console entry point (``pykue = "pykue.cli:main"``); it returns the
 exit code. ``python -m pykue.cli`` runs the same command. It needs the 'cli' extra
@@ -14,6 +14,7 @@ Where things are:
 - ``render``: tables and JSON output
 - ``worker``: ``pykue worker`` (one process, or several under a supervisor)
 - ``jobs``: ``pykue enqueue`` (bulk included), ``pykue jobs ...``, ``pykue stats``
+- ``schedules``: ``pykue schedules list|add|remove`` and ``pykue limits show|set``
 - ``dashboard``: ``pykue dashboard`` and serving the web app with uvicorn
 - ``demo``: ``pykue demo``, its trickle of demo jobs (the notification jobs are
   ``pykue.demo_jobs``)

@@ -14,6 +14,7 @@ from .demo import demo
 from .jobs import enqueue, jobs, stats
 from .options import Options
 from .runtime import PROG, error_line, one_line, say
+from .schedules import limits, schedules
 from .worker import worker
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -66,6 +67,8 @@ cli.add_command(worker)
 cli.add_command(enqueue)
 cli.add_command(stats)
 cli.add_command(jobs)
+cli.add_command(schedules)
+cli.add_command(limits)
 cli.add_command(dashboard)
 cli.add_command(demo)
 

@@ -1,7 +1,7 @@
 """The job commands: ``pykue enqueue`` (one job, optionally waiting for it, or a JSON
 Lines file of them in bulk), ``pykue jobs list|show|retry|remove`` and ``pykue stats``
-(jobs per state, overall and per type; with ``--queues A,B`` or ``--shards K``, per
-queue over several queues, and their sum).
+(jobs per state, overall and per type with the type's limits; with ``--queues A,B`` or
+``--shards K``, per queue over several queues, and their sum).
 
 Bad input is refused before Redis is reached (exit 2): a bulk file is checked line by
 line, and the job options with the Job's own rules, before anything is enqueued.
@@ -335,13 +335,18 @@ def remove(options: Options, job_id: int) -> None:
 
 
 async def collect(queue: Queue) -> dict[str, Any]:
-    """``{"prefix", "all": counts, "types": {type: counts}, "paused": [types]}``."""
+    """``{"prefix", "all": counts, "types": {type: counts}, "paused": [types],
+    "limits": {type: Limits.to_dict()}}`` (``limits``: the types that have any)."""
     async with opened(queue):
         overall = await queue.counts()
-        names = await queue.types()
-        per_type = {name: await queue.counts(name) for name in names}
-        paused = [name for name in names if await queue.is_paused(name)]
-    return {"prefix": queue.keys.prefix, "all": overall, "types": per_type, "paused": paused}
+        found = await queue.type_stats()
+    return {
+        "prefix": queue.keys.prefix,
+        "all": overall,
+        "types": {each.name: each.counts for each in found},
+        "paused": [each.name for each in found if each.paused],
+        "limits": {each.name: each.limits.to_dict() for each in found if each.limits},
+    }
 
 
 async def collect_many(queues: list[Queue]) -> dict[str, Any]:
@@ -376,4 +381,5 @@ def stats(options: Options, as_json: bool, prefixes: list[str] | None, shards: i
         print_json(found)
         return
     rows = {**found["types"], "all types": found["all"]}
-    counts_table(f"pykue queue '{found['prefix']}'", rows, set(found["paused"]))
+    title = f"pykue queue '{found['prefix']}'"
+    counts_table(title, rows, set(found["paused"]), limits=found["limits"])

@@ -14,6 +14,7 @@ the Job (delay, ttl, attempts) are read here and checked when the job is built
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -267,6 +268,49 @@ def many_queues(verb: str, note: str) -> Callable[[F], F]:
         )(command)
 
     return add
+
+
+class Unchanged(enum.Enum):
+    """What an option of ``limits set`` is when not given: its value is kept."""
+
+    KEEP = "keep"
+
+
+KEEP = Unchanged.KEEP
+RATE_USAGE = "use N/SECONDS (N starts per SECONDS) or none"
+
+
+def rate(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[int, float] | Unchanged | None:
+    """A rate limit: ``N/SECONDS`` as (count, per), ``none`` (remove it) as None, KEEP
+    when not given. The ranges are pykue's, checked by ``set_limits``."""
+    if value is None:
+        return KEEP
+    if value.lower() == "none":
+        return None
+    count, slash, per = value.partition("/")
+    try:
+        if not slash:
+            raise ValueError("no '/'")
+        return integer(count), number(per)
+    except ValueError:
+        raise click.BadParameter(f"{shown(value)}: {RATE_USAGE}", ctx, param) from None
+
+
+def int_or_none(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> int | Unchanged | None:
+    """An integer limit, ``none`` (remove it) as None, KEEP when not given; the range is
+    pykue's, checked by ``set_limits``."""
+    if value is None:
+        return KEEP
+    if value.lower() == "none":
+        return None
+    try:
+        return integer(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc}; use N or none", ctx, param) from None
 
 
 def json_object(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:

@@ -1,4 +1,4 @@
-"""How the CLI shows counts and jobs: rich tables for people, JSON for programs.
+"""How the CLI shows counts, jobs, schedules and limits: rich tables for people, JSON for programs.
 
 User text (types, data, errors) is passed to rich as ``Text`` so that brackets in it
 are never read as markup.
@@ -18,6 +18,8 @@ from .runtime import say
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from .. import Schedule
 
 PRIORITY_NAMES = {value: name for name, value in PRIORITIES.items()}
 
@@ -52,9 +54,20 @@ def compact(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def seconds(value: float) -> str:
+    """A number of seconds as short as it reads exactly (60, 0.5, 86400)."""
+    return f"{value:.15g}"
+
+
 def counts_table(
-    title: str, rows: dict[str, dict[str, int]], paused: set[str], first: str = "type"
+    title: str,
+    rows: dict[str, dict[str, int]],
+    paused: set[str],
+    first: str = "type",
+    limits: dict[str, dict[str, Any]] | None = None,
 ) -> None:
+    """Jobs per state of each row; with ``limits`` (``Limits.to_dict()`` by row name), a
+    column of them."""
     from rich.table import Table
     from rich.text import Text
 
@@ -63,12 +76,91 @@ def counts_table(
     for state in STATES:
         table.add_column(state, justify="right")
     table.add_column("total", justify="right")
+    if limits:
+        table.add_column("limits")
     for name, counts in rows.items():
         label = Text(name, style="bold" if name in ("all types", "all queues") else "")
         if name in paused:
             label.append(" (paused)", style="yellow")
-        values = [str(counts[s]) for s in STATES]
-        table.add_row(label, *values, str(sum(counts.values())))
+        cells = [str(counts[s]) for s in STATES] + [str(sum(counts.values()))]
+        if limits:
+            cells.append(limits_text(limits[name]) if name in limits else "")
+        table.add_row(label, *cells)
+    console().print(table)
+
+
+def rate_text(rate: dict[str, Any] | None) -> str:
+    return "-" if rate is None else f"{rate['count']} per {seconds(rate['per'])} s"
+
+
+def limits_text(limits: dict[str, Any]) -> str:
+    """``Limits.to_dict()`` as ``rate 100 per 60 s, concurrency 5, key rate -``."""
+    concurrency = limits["concurrency"]
+    return (
+        f"rate {rate_text(limits['rate'])}, concurrency {concurrency or '-'}, "
+        f"key rate {rate_text(limits['key_rate'])}"
+    )
+
+
+def limits_table(rows: list[dict[str, Any]]) -> None:
+    """Rows of ``{"type": name, "limits": Limits.to_dict()}``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if not rows:
+        say("no limits")
+        return
+    table = Table()
+    table.add_column("type", no_wrap=True)
+    table.add_column("rate", no_wrap=True)
+    table.add_column("concurrency", justify="right", no_wrap=True)
+    table.add_column("key rate", no_wrap=True)
+    for row in rows:
+        limits = row["limits"]
+        table.add_row(
+            Text(row["type"]),
+            rate_text(limits["rate"]),
+            str(limits["concurrency"] or "-"),
+            rate_text(limits["key_rate"]),
+        )
+    console().print(table)
+
+
+def rule(schedule: Schedule) -> str:
+    """``cron 0 3 * * *`` or ``every 90 s``."""
+    if schedule.cron is not None:
+        return f"cron {schedule.cron}"
+    return "-" if schedule.every is None else f"every {seconds(schedule.every)} s"
+
+
+def describe(schedule: Schedule) -> str:
+    """``cron 0 3 * * * (Europe/Paris), next run 2025-06-01 03:00:00``."""
+    return f"{schedule.rule.describe()}, next run {when(schedule.next_run_at)}"
+
+
+def schedules_table(schedules: list[Schedule]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not schedules:
+        say("no schedules")
+        return
+    table = Table()
+    table.add_column("key", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("tz", no_wrap=True)
+    table.add_column("next run", no_wrap=True)
+    table.add_column("last job", justify="right", no_wrap=True)
+    for schedule in schedules:
+        table.add_row(
+            Text(schedule.key),
+            Text(schedule.type),
+            Text(rule(schedule)),
+            Text(schedule.tz),
+            when(schedule.next_run_at),
+            "-" if schedule.last_job_id is None else str(schedule.last_job_id),
+        )
     console().print(table)
 
 

@@ -19,6 +19,9 @@ ID = re.compile(r"[0-9]{1,15}")
 SPAN = re.compile(r"([0-9]{1,9})\.\.([0-9]{1,9})")
 OPTIONS = {"priority", "attempts", "delay", "ttl", "backoff", "unique", "remove_on_complete"}
 MAX_BATCH = 1000
+SCHEDULE_FIELDS = {"type", "cron", "every", "tz", "data", "catch_up", "options"}
+SCHEDULE_OPTIONS = {"priority", "attempts", "backoff", "ttl", "remove_on_complete", "limit_key"}
+LIMITS = ("rate", "concurrency", "key_rate")
 
 
 def queue_of(request: Request) -> Queue:
@@ -218,7 +221,15 @@ async def inactive(request: Request, job_type: str) -> list[int]:
 @router.get("/types")
 async def types(request: Request) -> list[dict[str, Any]]:
     found = await queue_of(request).type_stats()
-    return [{"type": each.name, "paused": each.paused, "counts": each.counts} for each in found]
+    return [
+        {
+            "type": each.name,
+            "paused": each.paused,
+            "counts": each.counts,
+            "limits": each.limits.to_dict(),
+        }
+        for each in found
+    ]
 
 
 @router.post("/types/{job_type}/pause")
@@ -231,6 +242,88 @@ async def pause(request: Request, job_type: str) -> dict[str, Any]:
 async def resume(request: Request, job_type: str) -> dict[str, Any]:
     await queue_of(request).resume(job_type)
     return {"type": job_type, "paused": False}
+
+
+@router.get("/types/{job_type}/limits")
+async def get_limits(request: Request, job_type: str) -> dict[str, Any]:
+    limits = await queue_of(request).limits(job_type)
+    return {"type": job_type, "limits": limits.to_dict()}
+
+
+@router.put("/types/{job_type}/limits")
+async def set_limits(request: Request, job_type: str) -> dict[str, Any]:
+    body = await json_object(request, "{rate, concurrency, key_rate}, each optional")
+    unknown = set(body) - set(LIMITS)
+    if unknown:
+        raise InvalidArgument(f"unknown limits {shown(sorted(unknown))}; use {', '.join(LIMITS)}")
+    # left out: unchanged; null: removed; the core checks every value
+    changes = {name: rate_of(name, body[name]) for name in LIMITS if name in body}
+    limits = await queue_of(request).set_limits(job_type, **changes)
+    return {"type": job_type, "limits": limits.to_dict()}
+
+
+def rate_of(name: str, value: Any) -> Any:
+    """A rate's JSON ``{"count", "per"}`` as the ``(count, per)`` pair ``set_limits``
+    takes (it checks both numbers); None, and the concurrency, as they are."""
+    if value is None or name == "concurrency":
+        return value
+    if not isinstance(value, dict) or set(value) != {"count", "per"}:
+        raise InvalidArgument(
+            f"{name} must be an object {{count, per}} or null, got {shown(value)}"
+        )
+    return (value["count"], value["per"])
+
+
+@router.get("/schedules")
+async def schedules(request: Request) -> dict[str, Any]:
+    found = await queue_of(request).schedules()
+    return {"schedules": [each.to_dict() for each in found]}
+
+
+@router.get("/schedules/{key}")
+async def get_schedule(request: Request, key: str) -> dict[str, Any]:
+    return {"schedule": (await queue_of(request).get_schedule(key)).to_dict()}
+
+
+@router.put("/schedules/{key}")
+async def put_schedule(request: Request, key: str) -> dict[str, Any]:
+    body = await json_object(request, "{type, cron or every, tz, data, catch_up, options}")
+    unknown = set(body) - SCHEDULE_FIELDS
+    if unknown:
+        fields = ", ".join(sorted(SCHEDULE_FIELDS))
+        raise InvalidArgument(f"unknown schedule fields {shown(sorted(unknown))}; use {fields}")
+    if "type" not in body:
+        raise InvalidArgument("a schedule needs a type")
+    options = body.get("options")
+    if options is None:
+        options = {}
+    if not isinstance(options, dict) or set(options) - SCHEDULE_OPTIONS:
+        raise InvalidArgument(
+            f"options must be an object with keys from {sorted(SCHEDULE_OPTIONS)}"
+        )
+    given = {
+        name: body[name] for name in ("cron", "every", "tz", "data", "catch_up") if name in body
+    }
+    made = await queue_of(request).schedule(body["type"], key=key, **given, **options)
+    return {"schedule": made.to_dict()}
+
+
+@router.delete("/schedules/{key}")
+async def unschedule(request: Request, key: str) -> dict[str, str]:
+    if not await queue_of(request).unschedule(key):
+        raise HTTPException(404, f"schedule {shown(key)} not found")
+    return {"message": "schedule removed"}
+
+
+async def json_object(request: Request, shape: str) -> dict[str, Any]:
+    """The request's body, which must be a JSON object (``shape`` says which)."""
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError):  # json raises RecursionError for deep nesting
+        raise InvalidArgument(f"the body must be JSON: {shape}") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument(f"the body must be a JSON object: {shape}")
+    return body
 
 
 @router.get("/throughput")

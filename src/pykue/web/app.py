@@ -31,6 +31,7 @@ from ..errors import (
     JobNotFound,
     LeaseLost,
     PykueError,
+    ScheduleNotFound,
     shown,
 )
 from ..job import loads
@@ -47,6 +48,7 @@ RETRY_AFTER = {"Retry-After": "1"}  # seconds; on every 503 (Redis out of reach)
 # Status code for each pykue error a route can raise; the message is the error's own.
 STATUS = {
     JobNotFound: 404,
+    ScheduleNotFound: 404,
     InvalidArgument: 400,
     InvalidState: 409,
     LeaseLost: 409,

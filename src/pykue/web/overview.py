@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from .. import stats
+from ..backend import TypeStats
 from ..errors import ConnectionFailed, InvalidJob, ServerRefused, shown
 from ..keys import STATES
 from ..queue import Queue
@@ -64,8 +65,8 @@ def create_overview_app(
 
 
 async def queue_stats(queue: Queue) -> dict[str, Any]:
-    """One queue's counts, work time and paused types; ``error`` instead when its Redis
-    cannot be reached."""
+    """One queue's counts, work time, paused types and the limits of the types that have
+    some; ``error`` instead when its Redis cannot be reached."""
     try:
         await queue.connect()
         counts, totals, found = await asyncio.gather(
@@ -79,7 +80,13 @@ async def queue_stats(queue: Queue) -> dict[str, Any]:
         "workTime": totals.work_time_ms,
         "types": len(found),
         "paused": [each.name for each in found if each.paused],
+        "limits": limited_types(found),
     }
+
+
+def limited_types(found: list[TypeStats]) -> dict[str, dict[str, Any]]:
+    """The limits of each type that has any, as JSON, by type."""
+    return {each.name: each.limits.to_dict() for each in found if each.limits}
 
 
 async def gather_stats(request: Request) -> list[dict[str, Any]]:

@@ -131,9 +131,9 @@ def describe(
 
 
 async def seed(url: str) -> Ids:
-    """Jobs in every state but active, through the public API only. The lease is long
-    because a claim leaves a memo key that lives as long as the lease: it must outlast
-    the battery's run."""
+    """Jobs in every state but active, a schedule and limits, through the public API
+    only. The lease is long because a claim leaves a memo key that lives as long as the
+    lease: it must outlast the battery's run."""
     queue = Queue(url=url, prefix=PREFIX, lease=3600.0)
     try:
 
@@ -170,6 +170,9 @@ async def seed(url: str) -> Ids:
         paused = queue.create("sms", {"to": "+15550100"})
         await queue.add_bulk([inactive, delayed, paused])
         await queue.pause("sms")
+        # a schedule (its next run months away) and limits that a refused change must keep
+        await queue.schedule("report", key="nightly", cron="0 3 1 1 *", tz="Europe/Paris")
+        await queue.set_limits("email", rate=(10, 1.0), concurrency=3)
         return {
             "complete": complete.job_id,
             "failed": failed.job_id,

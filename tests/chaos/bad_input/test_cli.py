@@ -34,6 +34,16 @@ from tests.chaos.bad_input.conftest import (
     nested,
 )
 
+# schedules add: the start of a command line, and a rule that is fine
+ADD = ["schedules", "add", "report"]
+ADD_K = [*ADD, "--key", "nightly"]
+EVERY = ["--every", "60"]
+KEYED = ["--key", "nightly", *EVERY]
+CAP = ["--concurrency", "5"]
+KEY = "schedule key"  # in the message refusing a schedule's key
+LK = "limit key"
+ARGV_SOME_NAMES = [name for name in SOME_NAMES if name in ARGV_NAMES]
+
 CLI_CASES = [
     *(
         cli(f"enqueue type {name}", ["enqueue", NAMES[name], "{}"], 2, "job type")
@@ -145,6 +155,149 @@ CLI_CASES = [
     cli("jobs list 5000 at once", ["jobs", "list", "--stop", "5000"], 2, "at most 1000"),
     cli("jobs list order", ["jobs", "list", "--order", "random"], 2, "--order"),
     cli("jobs unknown command", ["jobs", "purge"], 2, "No such command"),
+    # schedules: the command reads the text, pykue's schedule() checks the values
+    *(
+        cli(f"schedules add type {name}", ["schedules", "add", NAMES[name], *KEYED], 2, "job type")
+        for name in ARGV_NAMES
+    ),
+    *(
+        cli(f"schedules add key {name}", [*ADD, "--key", NAMES[name], "--every", "5"], 2, KEY)
+        for name in ARGV_SOME_NAMES
+    ),
+    cli("schedules add no key", ["schedules", "add", "report", "--every", "5"], 2, "'--key'"),
+    cli("schedules add neither", [*ADD_K], 2, "Missing option '--cron' or '--every'"),
+    cli("schedules add both", [*ADD_K, *EVERY, "--cron", "* * * * *"], 2, "not both"),
+    *(
+        cli(f"schedules add cron {shown}", [*ADD_K, "--cron", rule], 2, says)
+        for shown, rule, says in [
+            ("minute 61", "61 * * * *", "is not valid"),
+            ("4 fields", "* * * *", "is not valid"),
+            ("7 fields", "* * * * * * *", "is not valid"),
+            ("words", "every day at noon", "is not valid"),
+            ("empty", "", "cron must be a cron rule"),
+            ("blank", "   ", "is not valid"),
+            ("201 characters", "0 3 * * " + "1," * 96 + "1", "cron must be a cron rule"),
+            ("February 30", "0 0 30 2 *", "Bad day-of-month"),
+            ("newline", "* * * * *\nFLUSHALL", "is not valid"),
+            ("RESP injection", "*1\r\n$8\r\nFLUSHALL\r\n", "is not valid"),
+        ]
+    ),
+    *(
+        cli(f"schedules add tz {shown}", [*ADD_K, "--cron", "0 3 * * *", "--tz", tz], 2, says)
+        for shown, tz, says in [
+            ("unknown", "Mars/Olympus", "unknown time zone"),
+            ("empty", "", "IANA time zone"),
+            ("path traversal", "../../../../etc/passwd", "time zone"),
+            ("absolute path", "/etc/localtime", "time zone"),
+            ("space", "Europe/ Paris", "IANA time zone"),
+            ("65 characters", "A" * 65, "IANA time zone"),
+        ]
+    ),
+    *(
+        cli(f"schedules add every {shown}", [*ADD_K, "--every", value], 2, says)
+        for shown, value, says in [
+            ("0", "0", "every must be"),
+            ("-1", "-1", "every must be"),
+            ("1e-9", "1e-9", "every must be"),
+            ("nan", "nan", "finite number of seconds"),
+            ("inf", "inf", "finite number of seconds"),
+            ("1e400", "1e400", "every must be"),
+            ("1e12", "1e12", "every must be"),
+            ("word", "often", "finite number of seconds"),
+            ("5000 digits", "9" * 5000, "every must be"),
+            ("arabic digit", "\u0665", "finite number of seconds"),
+            ("underscore", "1_0", "finite number of seconds"),
+        ]
+    ),
+    *(
+        cli(f"schedules add data {shown}", [*ADD_K, *EVERY, "--data", data], 2, says)
+        for shown, data, says in [
+            ("not JSON", "not json", "not valid JSON"),
+            ("array", "[1, 2]", "JSON object"),
+            ("null", "null", "JSON object"),
+            ("NaN", '{"a": NaN}', "not valid JSON"),
+            ("1e400", '{"a": 1e400}', "infinity"),
+            ("arrays 5000 deep", deep_json(5000).decode(), "depth"),
+            ("objects 300 deep", json.dumps(nested(300)), "Recursion limit"),
+        ]
+    ),
+    cli("schedules add priority", [*ADD_K, *EVERY, "--priority", "urgent"], 2, "urgent"),
+    cli("schedules add priority 2**20", [*ADD_K, *EVERY, "--priority", "1048576"], 2, "range"),
+    cli("schedules add attempts 0", [*ADD_K, *EVERY, "--attempts", "0"], 2, "attempts"),
+    cli("schedules add attempts word", [*ADD_K, *EVERY, "--attempts", "x"], 2, "--attempts"),
+    cli("schedules add backoff", [*ADD_K, *EVERY, "--backoff", "linear:1"], 2, "backoff type"),
+    cli("schedules add ttl 0", [*ADD_K, *EVERY, "--ttl", "0"], 2, "ttl"),
+    cli("schedules add ttl nan", [*ADD_K, *EVERY, "--ttl", "nan"], 2, "finite number"),
+    *(
+        cli(f"schedules add limit key {name}", [*ADD_K, *EVERY, "--limit-key", NAMES[name]], 2, LK)
+        for name in ARGV_SOME_NAMES
+    ),
+    *(
+        cli(f"schedules remove key {name}", ["schedules", "remove", NAMES[name]], 2, KEY)
+        for name in ARGV_SOME_NAMES
+    ),
+    cli("schedules remove no key", ["schedules", "remove"], 2, "Missing argument 'KEY'"),
+    cli("schedules remove unknown key", ["schedules", "remove", "weekly"], 1, "not found"),
+    cli("schedules list extra argument", ["schedules", "list", "*"], 2, "unexpected extra"),
+    cli("schedules unknown command", ["schedules", "purge"], 2, "No such command"),
+    # limits: "N/SECONDS" and "none" are the command's, the ranges set_limits'
+    *(
+        cli(f"limits set type {name}", ["limits", "set", NAMES[name], *CAP], 2, "job type")
+        for name in ARGV_NAMES
+    ),
+    *(
+        cli(f"limits show type {name}", ["limits", "show", NAMES[name]], 2, "job type")
+        for name in SOME_NAMES
+        if name in ARGV_NAMES
+    ),
+    cli("limits set nothing", ["limits", "set", "email"], 2, "nothing to set"),
+    *(
+        cli(f"limits set {option} {shown}", ["limits", "set", "email", option, value], 2, says)
+        for option, name in (("--rate", "rate"), ("--key-rate", "key_rate"))
+        for shown, value, says in [
+            ("no window", "10", "use N/SECONDS"),
+            ("empty", "", "use N/SECONDS"),
+            ("no count", "/60", "use N/SECONDS"),
+            ("two slashes", "10/60/2", "use N/SECONDS"),
+            ("window 0", "10/0", f"{name} window must be"),
+            ("window negative", "10/-1", f"{name} window must be"),
+            ("window over a week", "10/604801", f"{name} window must be"),
+            ("window 1e400", "10/1e400", f"{name} window must be"),
+            ("window nan", "10/nan", "use N/SECONDS"),
+            ("window inf", "10/inf", "use N/SECONDS"),
+            ("count word", "x/1", "use N/SECONDS"),
+            ("count float", "1.5/1", "use N/SECONDS"),
+            ("count -1", "-1/1", f"{name} count must be"),
+            ("count 0", "0/1", f"{name} count must be"),
+            ("count 100001", "100001/1", f"{name} count must be"),
+            ("count 2**64", f"{2**64}/1", f"{name} count must be"),
+            ("count 5000 digits", "9" * 5000 + "/1", "use N/SECONDS"),
+            ("count arabic digit", "\u0661/1", "use N/SECONDS"),
+            ("word", "fast", "use N/SECONDS"),
+        ]
+    ),
+    *(
+        cli(f"limits set concurrency {shown}", ["limits", "set", "email", "--concurrency", v], 2, s)
+        for shown, v, s in [
+            ("0", "0", "concurrency must be an int from 1 to 100000"),
+            ("-1", "-1", "concurrency must be"),
+            ("100001", "100001", "concurrency must be"),
+            ("2**64", str(2**64), "concurrency must be"),
+            ("5000 digits", "9" * 5000, "use N or none"),
+            ("word", "many", "use N or none"),
+            ("float", "2.5", "use N or none"),
+            ("empty", "", "use N or none"),
+            ("fullwidth digit", "\uff15", "use N or none"),
+        ]
+    ),
+    cli(
+        "limits set one good one bad",
+        ["limits", "set", "email", *CAP, "--rate", "10/0"],
+        2,
+        "rate window must be",
+    ),
+    cli("limits show extra argument", ["limits", "show", "email", "sms"], 2, "unexpected extra"),
+    cli("limits unknown command", ["limits", "clear"], 2, "No such command"),
     cli("stats extra argument", ["stats", "*"], 2, "unexpected extra argument"),
     cli("stats unknown option", ["stats", "--all"], 2, "No such option"),
     cli("unknown command", ["flushall"], 2, "No such command"),

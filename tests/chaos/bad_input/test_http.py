@@ -22,6 +22,7 @@ from tests.chaos.bad_input.conftest import (
     MISSING,
     NAMES,
     PATH_NAMES,
+    SOME_NAMES,
     TEN_MB,
     TOKEN,
     Battery,
@@ -40,6 +41,398 @@ def job_body(**fields: Any) -> dict[str, Any]:
 def segment(name: str) -> str:
     return quote(name, safe="")
 
+
+def schedule_body(**fields: Any) -> dict[str, Any]:
+    return {"type": "email", "cron": "0 6 * * *", **fields}
+
+
+def every_body(every: Any) -> dict[str, Any]:
+    return {"type": "email", "every": every}
+
+
+SCHEDULE = "/schedules/nightly"
+LIMITS = "/types/email/limits"
+NO_LIMITS = {"rate": None, "concurrency": None, "key_rate": None}
+
+# PUT /schedules/{key}, GET and DELETE of one: the seed has no schedule, so a refused PUT
+# that still wrote one shows as a key created
+SCHEDULE_CASES = [
+    *(
+        http(f"schedule body {shown}", "PUT", SCHEDULE, body, 400, says)
+        for shown, body, says in [
+            ("not JSON", b"not json", "must be JSON"),
+            ("empty", b"", "must be JSON"),
+            ("binary", b"\xff\xfe\x00{", "must be JSON"),
+            ("null", b"null", "must be a JSON object"),
+            ("number", b"42", "must be a JSON object"),
+            ("string", b'"email"', "must be a JSON object"),
+            ("list", [schedule_body()], "must be a JSON object"),
+            ("arrays 100000 deep", deep_json(100_000), "must be JSON"),
+            (
+                "objects 5000 deep",
+                b'{"type": "email", "every": 1, "data": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001,
+                "must be JSON",
+            ),
+        ]
+    ),
+    http("schedule body 10 MB", "PUT", SCHEDULE, b"x" * TEN_MB, 413, "over the limit of 4194304"),
+    http(
+        "schedule data 10 MB",
+        "PUT",
+        SCHEDULE,
+        schedule_body(data={"blob": BIG}),
+        413,
+        "over the limit of 4194304",
+    ),
+    http(
+        "schedule data 2 MB",
+        "PUT",
+        SCHEDULE,
+        schedule_body(data={"blob": BIG[: 2 << 20]}),
+        400,
+        "over the limit of 1048576",
+    ),
+    *(
+        http(f"schedule data {shown}", "PUT", SCHEDULE, body, 400, says)
+        for shown, body, says in [
+            ("NaN", b'{"type": "email", "every": 1, "data": {"a": NaN}}', "NaN"),
+            ("1e400", b'{"type": "email", "every": 1, "data": {"a": 1e400}}', "Infinity"),
+            ("int over 64 bits", schedule_body(data={"a": 2**64}), "64-bit"),
+            (
+                "lone surrogate",
+                b'{"type": "email", "every": 1, "data": {"a": "\\ud800"}}',
+                "surrogates",
+            ),
+            ("nested 300 deep", schedule_body(data=nested(300)), "Recursion"),
+            ("list", schedule_body(data=[1, 2]), "JSON object"),
+            ("string", schedule_body(data="to"), "JSON object"),
+            ("number", schedule_body(data=0), "JSON object"),
+        ]
+    ),
+    http("schedule without type", "PUT", SCHEDULE, {"cron": "0 6 * * *"}, 400, "needs a type"),
+    http("schedule type number", "PUT", SCHEDULE, schedule_body(type=42), 400, "must be a string"),
+    http("schedule type null", "PUT", SCHEDULE, schedule_body(type=None), 400, "must be a string"),
+    *(
+        http(
+            f"schedule type {name}",
+            "PUT",
+            SCHEDULE,
+            schedule_body(type=NAMES[name]),
+            400,
+            "job type",
+        )
+        for name in NAMES
+        if name != "10 MB"
+    ),
+    *(
+        http(
+            f"schedule field {field}",
+            "PUT",
+            SCHEDULE,
+            schedule_body(**{field: 1}),
+            400,
+            "unknown schedule fields",
+        )
+        for field in ("key", "delay", "unique", "every_ms", "Cron", "")
+    ),
+    # exactly one rule
+    http("schedule cron and every", "PUT", SCHEDULE, schedule_body(every=60), 400, "exactly one"),
+    http("schedule no rule", "PUT", SCHEDULE, {"type": "email"}, 400, "exactly one"),
+    http(
+        "schedule both rules null",
+        "PUT",
+        SCHEDULE,
+        {"type": "email", "cron": None, "every": None},
+        400,
+        "exactly one",
+    ),
+    http(
+        "schedule cron null alone",
+        "PUT",
+        SCHEDULE,
+        {"type": "email", "cron": None},
+        400,
+        "exactly one",
+    ),
+    *(
+        http(f"schedule cron {shown}", "PUT", SCHEDULE, schedule_body(cron=cron), 400, says)
+        for shown, cron, says in [
+            ("empty", "", "cron must be"),
+            ("201 characters", "*" * 201, "cron must be"),
+            ("10 MB", BIG[: 1 << 20], "cron must be"),
+            ("number", 5, "cron must be"),
+            ("list", ["0", "6", "*", "*", "*"], "cron must be"),
+            ("true", True, "cron must be"),
+            ("object", {"minute": 0}, "cron must be"),
+            ("minute 61", "61 * * * *", "is not valid"),
+            ("hour 24", "0 24 * * *", "is not valid"),
+            ("day 0", "0 6 0 * *", "is not valid"),
+            ("month 13", "0 6 * 13 *", "is not valid"),
+            ("weekday 8", "0 6 * * 8", "is not valid"),
+            ("4 fields", "0 6 * *", "is not valid"),
+            ("7 fields", "0 0 6 * * * 2030", "is not valid"),
+            ("words", "every day at six", "is not valid"),
+            ("step 0", "*/0 * * * *", "is not valid"),
+            ("backwards range", "30-10 * * * *", "is not valid"),
+            ("@reboot", "@reboot", "is not valid"),
+            ("NUL", "0 6 * * *\x00", "is not valid"),
+            ("RESP injection", "0 6 * * *\r\n*1\r\n$8\r\nFLUSHALL\r\n", "is not valid"),
+            ("unicode digit", "\u0661 6 * * *", "is not valid"),
+            ("emoji", "\N{ALARM CLOCK} * * * *", "is not valid"),
+            ("30 February", "0 6 30 2 *", "Bad day-of-month"),
+            ("31 April", "0 6 31 4 *", "Bad day-of-month"),
+        ]
+    ),
+    *(
+        http(f"schedule every {shown}", "PUT", SCHEDULE, body, 400, says)
+        for shown, body, says in [
+            ("0", every_body(0), "every must be 0.001"),
+            ("negative", every_body(-1), "every must be 0.001"),
+            ("under a millisecond", every_body(0.0001), "every must be 0.001"),
+            ("over ten years", every_body(10 * 366 * 86400), "every must be 0.001"),
+            ("1e300", every_body(1e300), "every must be 0.001"),
+            ("2**64", every_body(2**64), "every must be 0.001"),
+            ("NaN", b'{"type": "email", "every": NaN}', "every must be 0.001"),
+            ("Infinity", b'{"type": "email", "every": Infinity}', "every must be 0.001"),
+            ("-Infinity", b'{"type": "email", "every": -Infinity}', "every must be 0.001"),
+            ("1e400", b'{"type": "email", "every": 1e400}', "every must be 0.001"),
+            ("5000 digits", b'{"type": "email", "every": ' + b"9" * 5000 + b"}", "must be JSON"),
+            ("string", every_body("60"), "number of seconds"),
+            ("true", every_body(True), "number of seconds"),
+            ("list", every_body([60]), "number of seconds"),
+            ("object", every_body({"seconds": 60}), "number of seconds"),
+        ]
+    ),
+    *(
+        http(f"schedule tz {shown}", "PUT", SCHEDULE, schedule_body(tz=tz), 400, says)
+        for shown, tz, says in [
+            ("unknown", "Mars/Olympus", "unknown time zone"),
+            ("absolute path", "/etc/localtime", "unknown time zone"),
+            ("lower case", "europe/paris", "unknown time zone"),
+            ("empty", "", "tz must be"),
+            ("null", None, "tz must be"),
+            ("number", 2, "tz must be"),
+            ("path traversal", "../../etc/passwd", "tz must be"),
+            ("dot dot inside", "Europe/../../etc/passwd", "tz must be"),
+            ("NUL", "Europe/Paris\x00", "tz must be"),
+            ("newline", "UTC\nFLUSHALL", "tz must be"),
+            ("65 characters", "A" * 65, "tz must be"),
+            ("10 MB", BIG[: 1 << 20], "tz must be"),
+            ("unicode", "Europe/Zürich", "tz must be"),
+        ]
+    ),
+    *(
+        http(
+            f"schedule catch_up {shown}",
+            "PUT",
+            SCHEDULE,
+            schedule_body(catch_up=value),
+            400,
+            "catch_up must be",
+        )
+        for shown, value in [("string", "yes"), ("1", 1), ("0", 0), ("null", None), ("list", [])]
+    ),
+    *(
+        http(
+            f"schedule options {shown}",
+            "PUT",
+            SCHEDULE,
+            schedule_body(options=value),
+            400,
+            "options must be",
+        )
+        for shown, value in [
+            ("list", []),
+            ("zero", 0),
+            ("string", ""),
+            ("false", False),
+            ("unknown key", {"colour": 1}),
+            ("delay", {"delay": 5}),
+            ("unique", {"unique": "u1"}),
+            ("type", {"type": "sms"}),
+        ]
+    ),
+    *(
+        http(
+            f"schedule option {key} {shown}",
+            "PUT",
+            SCHEDULE,
+            schedule_body(options={key: value}),
+            400,
+            says,
+        )
+        for key, shown, value, says in [
+            ("priority", "unknown", "urgent", "unknown priority"),
+            ("priority", "2**20", 2**20, "out of range"),
+            ("priority", "true", True, "name or an int"),
+            ("attempts", "0", 0, "attempts must be"),
+            ("attempts", "10001", 10_001, "more than 10000"),
+            ("attempts", "string", "3", "attempts must be"),
+            ("ttl", "0", 0, "ttl must be > 0"),
+            ("ttl", "1e300", 1e300, "ten years"),
+            ("backoff", "string", "exponential", "must be a dict"),
+            ("backoff", "unknown type", {"type": "linear"}, "backoff type"),
+            ("remove_on_complete", "negative", -1, "count must be"),
+            ("remove_on_complete", "string", "yes", "remove_on_complete must be"),
+            ("limit_key", "number", 42, "limit key must be a string"),
+            *(("limit_key", name, NAMES[name], "limit key") for name in SOME_NAMES),
+        ]
+    ),
+    # the key in the path
+    *(
+        http(
+            f"{method} schedule key {name}",
+            method,
+            f"/schedules/{segment(NAMES[name])}",
+            body,
+            400,
+            "schedule key",
+        )
+        for method, name, body in [
+            *(("PUT", name, schedule_body()) for name in PATH_NAMES),
+            ("DELETE", "glob star", None),
+            ("DELETE", "hash tag braces", None),
+            ("DELETE", "RESP injection", None),
+            ("GET", "glob class", None),
+            ("GET", "newline", None),
+        ]
+    ),
+    http(
+        "PUT schedule key 20000 long",
+        "PUT",
+        "/schedules/" + "k" * 20_000,
+        schedule_body(),
+        400,
+        "schedule key",
+    ),
+    http(
+        "PUT schedule key with slashes",
+        "PUT",
+        "/schedules/..%2F..%2Fetc",
+        schedule_body(),
+        404,
+        "Not Found",
+    ),
+    http("PUT schedules without key", "PUT", "/schedules", schedule_body(), 405, "Not Allowed"),
+    http("DELETE unknown schedule", "DELETE", "/schedules/nosuchschedule", None, 404, "not found"),
+    http("GET unknown schedule", "GET", "/schedules/nosuchschedule", None, 404, "not found"),
+    http("POST schedules", "POST", "/schedules", schedule_body(), 405, "Method Not Allowed"),
+    http("PATCH schedule", "PATCH", SCHEDULE, schedule_body(), 405, "Method Not Allowed"),
+]
+
+# PUT /types/{type}/limits (and GET): the seed sets no limits
+LIMITS_CASES = [
+    *(
+        http(f"limits body {shown}", "PUT", LIMITS, body, 400, says)
+        for shown, body, says in [
+            ("not JSON", b"not json", "must be JSON"),
+            ("empty", b"", "must be JSON"),
+            ("null", b"null", "must be a JSON object"),
+            ("list", [{"concurrency": 1}], "must be a JSON object"),
+            ("number", b"5", "must be a JSON object"),
+            ("arrays 100000 deep", deep_json(100_000), "must be JSON"),
+            ("empty object", {}, "at least one"),
+            ("unknown key", {"burst": 3}, "unknown limits"),
+            ("upper case key", {"Rate": {"count": 1, "per": 1}}, "unknown limits"),
+            (
+                "a good and a bad limit",
+                {"concurrency": 5, "rate": {"count": 0, "per": 1}},
+                "rate count",
+            ),
+        ]
+    ),
+    http("limits body 10 MB", "PUT", LIMITS, b"x" * TEN_MB, 413, "over the limit of 4194304"),
+    *(
+        http(f"limits {name} {shown}", "PUT", LIMITS, {name: value}, 400, says)
+        for name in ("rate", "key_rate")
+        for shown, value, says in [
+            ("list", [100, 60], "must be an object {count, per}"),
+            ("string", "100/60s", "must be an object {count, per}"),
+            ("number", 100, "must be an object {count, per}"),
+            ("true", True, "must be an object {count, per}"),
+            ("no per", {"count": 100}, "must be an object {count, per}"),
+            ("no count", {"per": 60}, "must be an object {count, per}"),
+            ("extra key", {"count": 1, "per": 1, "burst": 2}, "must be an object {count, per}"),
+            ("count 0", {"count": 0, "per": 60}, f"{name} count must be an int from 1 to 100000"),
+            ("count negative", {"count": -1, "per": 60}, f"{name} count must be"),
+            ("count 100001", {"count": 100_001, "per": 60}, f"{name} count must be"),
+            ("count 2**64", {"count": 2**64, "per": 60}, f"{name} count must be"),
+            ("count float", {"count": 1.5, "per": 60}, f"{name} count must be"),
+            ("count string", {"count": "5", "per": 60}, f"{name} count must be"),
+            ("count true", {"count": True, "per": 60}, f"{name} count must be"),
+            ("count null", {"count": None, "per": 60}, f"{name} count must be"),
+            ("per 0", {"count": 1, "per": 0}, f"{name} window must be 0.001 to 604800"),
+            ("per negative", {"count": 1, "per": -60}, f"{name} window must be"),
+            ("per under a millisecond", {"count": 1, "per": 0.0001}, f"{name} window must be"),
+            ("per over a week", {"count": 1, "per": 604_801}, f"{name} window must be"),
+            ("per 1e300", {"count": 1, "per": 1e300}, f"{name} window must be"),
+            ("per string", {"count": 1, "per": "60"}, f"{name} window must be"),
+            ("per true", {"count": 1, "per": True}, f"{name} window must be"),
+            ("per null", {"count": 1, "per": None}, f"{name} window must be"),
+        ]
+    ),
+    *(
+        http(f"limits rate {shown}", "PUT", LIMITS, body, 400, says)
+        for shown, body, says in [
+            ("per NaN", b'{"rate": {"count": 1, "per": NaN}}', "rate window must be"),
+            ("per Infinity", b'{"rate": {"count": 1, "per": Infinity}}', "rate window must be"),
+            ("per 1e400", b'{"rate": {"count": 1, "per": 1e400}}', "rate window must be"),
+            (
+                "count 5000 digits",
+                b'{"rate": {"count": ' + b"9" * 5000 + b', "per": 1}}',
+                "must be JSON",
+            ),
+        ]
+    ),
+    *(
+        http(
+            f"limits concurrency {shown}",
+            "PUT",
+            LIMITS,
+            {"concurrency": value},
+            400,
+            "concurrency must be an int from 1 to 100000",
+        )
+        for shown, value in [
+            ("0", 0),
+            ("negative", -1),
+            ("100001", 100_001),
+            ("10**30", 10**30),
+            ("float", 1.5),
+            ("whole float", 5.0),
+            ("string", "5"),
+            ("true", True),
+            ("list", [5]),
+            ("object", {"max": 5}),
+        ]
+    ),
+    *(
+        http(
+            f"{method} limits of type {name}",
+            method,
+            f"/types/{segment(NAMES[name])}/limits",
+            body,
+            400,
+            "job type",
+        )
+        for method, name, body in [
+            *(("PUT", name, {"concurrency": 1}) for name in PATH_NAMES),
+            ("GET", "glob star", None),
+            ("GET", "hash tag braces", None),
+            ("GET", "RESP injection", None),
+        ]
+    ),
+    http(
+        "PUT limits 20000 long type",
+        "PUT",
+        "/types/" + "t" * 20_000 + "/limits",
+        {"concurrency": 1},
+        400,
+        "job type",
+    ),
+    http("POST limits", "POST", LIMITS, {"concurrency": 1}, 405, "Method Not Allowed"),
+    http("DELETE limits", "DELETE", LIMITS, None, 405, "Method Not Allowed"),
+]
 
 HTTP_CASES = [
     # POST /job: the body
@@ -249,8 +642,13 @@ HTTP_CASES = [
                     ("POST", "/job/{failed}/retry", None),
                     ("POST", "/types/email/pause", None),
                     ("POST", "/types/sms/resume", None),
+                    ("PUT", SCHEDULE, schedule_body()),
+                    ("DELETE", SCHEDULE, None),
+                    ("PUT", LIMITS, {"concurrency": 2}),
                 ]
             ),
+            ("PUT", SCHEDULE, schedule_body(), "without token", {}),
+            ("PUT", LIMITS, {"concurrency": 2}, "without token", {}),
             ("POST", "/job", job_body(), "without token", {}),
             ("POST", "/job", job_body(), "token without Bearer", {"Authorization": TOKEN}),
             ("DELETE", "/job/{inactive}", None, "token with NUL", {"Authorization": "Bearer \x00"}),
@@ -270,6 +668,22 @@ HTTP_CASES = [
             ("no type", b'{"type": "email"}', {"Content-Type": ""}),
         ]
     ),
+    *(
+        http(
+            f"{path} as {media}",
+            "PUT",
+            path,
+            body,
+            415,
+            "application/json",
+            headers={"Content-Type": media},
+        )
+        for path, body in [
+            (SCHEDULE, json.dumps(schedule_body()).encode()),
+            (LIMITS, b'{"concurrency": 2}'),
+        ]
+        for media in ("text/plain", "application/x-www-form-urlencoded")
+    ),
     http(
         "empty form to retry",
         "POST",
@@ -288,6 +702,9 @@ HTTP_CASES = [
             ("DELETE", "/job/{inactive}", None),
             ("POST", "/job/{failed}/retry", None),
             ("POST", "/types/email/pause", None),
+            ("PUT", SCHEDULE, schedule_body()),
+            ("DELETE", SCHEDULE, None),
+            ("PUT", LIMITS, {"concurrency": 2}),
         ]
         for shown, headers in [
             ("cross-site", {"Sec-Fetch-Site": "cross-site"}),
@@ -306,6 +723,10 @@ HTTP_CASES = [
             ("GET", "/", None),
             ("POST", "/job", job_body()),
             ("DELETE", "/job/{inactive}", None),
+            ("GET", "/schedules", None),
+            ("PUT", SCHEDULE, schedule_body()),
+            ("DELETE", SCHEDULE, None),
+            ("PUT", LIMITS, {"concurrency": 2}),
         ]
         for host, headers in [
             ("evil.example", {"Host": "evil.example"}),
@@ -338,6 +759,9 @@ HTTP_CASES = [
             ("PUT", "priority", "/job/1/priority/{long}", "unknown priority"),
             ("DELETE", "id", "/job/{long}", "positive whole"),
             ("POST", "type", "/types/{long}/pause", "job type"),
+            ("GET", "schedule key", "/schedules/{long}", "schedule key"),
+            ("DELETE", "schedule key", "/schedules/{long}", "schedule key"),
+            ("GET", "limits type", "/types/{long}/limits", "job type"),
         ]
     ),
     # the parametrised GET routes
@@ -406,6 +830,8 @@ HTTP_CASES = [
     http("unknown route", "GET", "/keys/%2A", None, 404, "Not Found"),
     http("wrong method", "PATCH", "/job/{inactive}", None, 405, "Method Not Allowed"),
     http("wrong method on a list", "DELETE", "/jobs/0..9/asc", None, 405, "Method Not Allowed"),
+    *SCHEDULE_CASES,
+    *LIMITS_CASES,
 ]
 
 
@@ -445,6 +871,14 @@ async def test_http_refuses_bad_input(
         pytest.param("/inactive/nosuchtype", [], id="inactive unknown type"),
         pytest.param("/job/search?q=%2A", [], id="search glob star"),
         pytest.param("/job/search?q=%7Bchaos%7D%3Ajob%3A%3F", [], id="search key pattern"),
+        pytest.param(
+            "/types/sms/limits", {"type": "sms", "limits": NO_LIMITS}, id="limits of a type"
+        ),
+        pytest.param(
+            "/types/nosuchtype/limits",
+            {"type": "nosuchtype", "limits": NO_LIMITS},
+            id="limits of an unknown type",
+        ),
     ],
 )
 async def test_http_reads_of_unknown_names_answer_empty(

@@ -27,7 +27,10 @@ const ui = {
   type: "",
   page: 0,
   counts: {},
-  types: new Map(), // type -> {type, paused, counts}
+  types: new Map(), // type -> {type, paused, counts, limits}
+  schedules: [], // as GET schedules answers, sorted by key
+  schedulesKey: "", // what the schedules table shows, to skip re-renders
+  scheduleTimer: null, // reloads the schedules just after the next one is due
   openJob: null, // id of the job shown in the panel
   panelKey: "", // what the panel shows, to skip re-renders that would reset it
   listLoads: 0, // sequence number of job-list fetches: only the newest one renders
@@ -42,6 +45,7 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 const rowOf = (id) => $(`#job-list [data-job-id="${CSS.escape(String(id))}"]`);
 const rowState = (id) => rowOf(id)?.dataset.state ?? null;
+const scheduleRowOf = (key) => $(`#schedules-body [data-schedule-key="${CSS.escape(key)}"]`);
 
 // ---------------------------------------------------------------- small helpers
 
@@ -228,10 +232,21 @@ function typeRow(name) {
     el("th", { scope: "row" },
       el("button", { type: "button", class: "link", title: `Show only ${name} jobs`,
         onclick: () => showList(ui.state, name) }, name),
-      el("span", { class: "badge paused", hidden: true }, "paused")),
+      el("span", { class: "badge paused", hidden: true }, "paused"),
+      el("span", { class: "type-limits", "data-limits": "" })),
     STATES.map((state) => el("td", { class: "num", "data-type-count": state })),
     el("td", {}, el("button", { type: "button", class: "small", "data-type": name, onclick: toggle })));
 }
+
+/** "100/60s": a rate as {count, per} (per in seconds). */
+const rateText = (rate) => `${rate.count}/${Number(Number(rate.per).toFixed(3))}s`;
+
+/** A type's limits in a few words each, e.g. ["rate 100/60s", "max 5", "per key 10/1s"]. */
+const limitParts = (limits) => present([
+  limits?.rate && `rate ${rateText(limits.rate)}`,
+  limits?.concurrency != null && `max ${limits.concurrency}`,
+  limits?.key_rate && `per key ${rateText(limits.key_rate)}`,
+]);
 
 function updateTypeRow(row, info) {
   row.classList.toggle("paused", Boolean(info.paused));
@@ -239,6 +254,12 @@ function updateTypeRow(row, info) {
   for (const cell of $$("[data-type-count]", row)) {
     cell.textContent = String(info.counts?.[cell.dataset.typeCount] ?? 0);
   }
+  // "rate 100/60s · max 5 · per key 10/1s", each part kept on one line; "—" for none
+  const parts = limitParts(info.limits);
+  const limits = $("[data-limits]", row);
+  const shown = parts.flatMap((part, i) => [i ? " · " : "", el("span", { class: "nowrap" }, part)]);
+  limits.replaceChildren(...(parts.length ? shown : ["—"]));
+  limits.title = parts.length ? `limits of ${info.type}: ${parts.join(", ")}` : "no limits";
   const button = $("button[data-type]", row);
   const verb = info.paused ? "Resume" : "Pause";
   button.dataset.action = verb.toLowerCase();
@@ -376,6 +397,75 @@ function showList(state, type) {
   loadJobs();
 }
 
+// ---------------------------------------------------------------- schedules
+
+async function loadSchedules() {
+  try {
+    ui.schedules = (await api("GET", "schedules")).schedules || [];
+    renderSchedules();
+  } catch (err) {
+    showMessage(`Could not load schedules: ${err.message}`, "error");
+  }
+}
+
+function renderSchedules() {
+  const key = JSON.stringify(ui.schedules);
+  if (key !== ui.schedulesKey) {
+    ui.schedulesKey = key;
+    const focused = document.activeElement?.closest?.("#schedules-body [data-schedule-key]");
+    $("#schedules-body").replaceChildren(...ui.schedules.map(scheduleRow));
+    if (focused) { // the keyboard stays on the same schedule's row, or its heading if gone
+      const row = scheduleRowOf(focused.dataset.scheduleKey);
+      (row ? $('[data-action="unschedule"]', row) : $("#schedules-heading")).focus();
+    }
+  }
+  $("#schedules-empty").hidden = ui.schedules.length > 0;
+  $("#schedules .table-wrap").hidden = ui.schedules.length === 0; // no header over nothing
+  // each run moves the schedule's next run and last job: look again just after the next
+  // one is due (every 30 s while one is overdue: no worker is running to make its job)
+  clearTimeout(ui.scheduleTimer);
+  const next = Math.min(...ui.schedules.map((s) => (isTime(s.next_run_at) ? s.next_run_at : Infinity)));
+  if (Number.isFinite(next)) {
+    const untilNext = next - Date.now();
+    const wait = untilNext > 0 ? Math.max(2000, Math.min(60_000, untilNext + 1500)) : 30_000;
+    ui.scheduleTimer = setTimeout(() => later("schedules", loadSchedules, 0), wait);
+  }
+}
+
+function ruleText(schedule) {
+  if (schedule.cron != null) return `cron ${schedule.cron}`;
+  if (schedule.every != null) return `every ${Number(Number(schedule.every).toFixed(3))} s`;
+  return "—";
+}
+
+function scheduleRow(schedule) {
+  const key = schedule.key;
+  const remove = () => act("DELETE", `schedules/${encodeURIComponent(key)}`, () => {
+    if (scheduleRowOf(key)?.contains(document.activeElement)) $("#schedules-heading").focus();
+    ui.schedules = ui.schedules.filter((s) => s.key !== key);
+    renderSchedules();
+    return `Schedule ${key} removed`;
+  });
+  const last = schedule.last_job_id;
+  return el("tr", { "data-schedule-key": key },
+    el("th", { scope: "row" },
+      el("span", { class: "schedule-key", "data-field": "key" }, key),
+      el("button", { type: "button", class: "link sub", "data-field": "type",
+        title: `Show only ${schedule.type} jobs`, onclick: () => showList(ui.state, schedule.type) },
+      schedule.type)),
+    el("td", { title: schedule.catch_up ? "after downtime, one job for the runs missed"
+      : "after downtime, the runs missed are skipped" },
+      el("code", { "data-field": "rule" }, ruleText(schedule)),
+      el("span", { class: "sub muted", "data-field": "tz", title: "time zone" }, schedule.tz ?? "UTC")),
+    el("td", { "data-field": "next" }, timeEl(schedule.next_run_at)),
+    el("td", { "data-field": "last" }, last == null
+      ? el("span", { class: "muted", title: "no run yet" }, "—")
+      : el("a", { href: `#job/${last}`, title: `Job ${last}, made ${formatTime(schedule.last_run_at)}` },
+        `#${last}`)),
+    el("td", {}, el("button", { type: "button", class: "small danger", "data-action": "unschedule",
+      "aria-label": `Remove schedule ${key}`, onclick: remove }, "Remove")));
+}
+
 // ---------------------------------------------------------------- job panel
 
 function route() {
@@ -486,6 +576,8 @@ function facts(job) {
     job.state === "delayed" && ["Runs at", formatTime(job.run_at)],
     job.started_at && ended && ["Duration", `${((ended - job.started_at) / 1000).toFixed(2)} s`],
     job.worker && ["Worker", job.worker],
+    job.schedule && ["Schedule", job.schedule],
+    job.limit_key && ["Limit key", job.limit_key],
     job.ttl && ["TTL", `${job.ttl} s`],
     job.backoff && ["Backoff", `${job.backoff.type}, ${job.backoff.delay} s`],
   ]);
@@ -560,6 +652,8 @@ function onEvent(ev) {
   const name = ev.event;
   if (name === "progress") return onProgress(ev);
   if (name === "pause" || name === "resume") return setPaused(ev.type, name === "pause");
+  if (name === "schedule" || name === "unschedule") return later("schedules", loadSchedules, 200);
+  if (name === "limits") return later("counts", loadCounts, 200); // a type's row shows them
   if (name !== "priority") ui.progress.delete(ev.id); // a new attempt, or the end
   const move = MOVES[name]?.(ev); // none for events that keep the job's state (priority)
   const [from, to] = move || [null, null];
@@ -571,6 +665,7 @@ function onEvent(ev) {
     later("jobs", loadJobs, 400);
   }
   if (name === "complete" || name === "failed") later("throughput", loadThroughput, 3000);
+  if (name === "enqueue") later("schedules", loadSchedules, 1000); // a schedule's run, maybe
   if (ev.id != null && ev.id === ui.openJob) {
     if (name === "remove") renderPanelError(ev.id, `Job #${ev.id} was removed.`);
     else later("panel", loadPanel, 300);
@@ -656,6 +751,7 @@ function niceMax(value) {
 function refreshAll() {
   later("counts", loadCounts, 50);
   later("jobs", loadJobs, 50);
+  later("schedules", loadSchedules, 50);
   if (ui.openJob != null) later("panel", loadPanel, 50);
 }
 
@@ -691,6 +787,7 @@ async function start() {
   }
   await loadCounts();
   loadJobs();
+  loadSchedules();
   loadThroughput();
   setInterval(loadThroughput, 60_000);
   route();
