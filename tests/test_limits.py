@@ -5,27 +5,16 @@ tests/test_limits_processes.py."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis
 
-from pykue import InvalidArgument, Limits, Queue, Rate
+from pykue import InvalidArgument, Limits, Queue, Rate, metrics
 from pykue.keys import Keys
 from tests.helpers import assert_invariants
-
-
-@contextlib.asynccontextmanager
-async def running(queue: Queue) -> AsyncIterator[None]:
-    task = asyncio.create_task(queue.run(handle_signals=False))
-    try:
-        yield
-    finally:
-        await queue.shutdown(timeout=5)
-        await task
+from tests.test_worker import running
 
 
 async def test_set_limits_sets_keeps_and_removes_each_limit(
@@ -248,3 +237,33 @@ async def test_test_mode_debounces_and_keeps_limits_as_redis_does(queue: Queue) 
         assert (u2.id, u2.created) == (u1.id, False)
     finally:
         queue.test_mode.exit()
+
+
+async def test_metrics_count_jobs_made_by_schedules_and_claims_held_back(queue: Queue) -> None:
+    made: asyncio.Queue[int] = asyncio.Queue()
+    release = asyncio.Event()
+
+    @queue.process("beat")
+    async def beat(job: Any) -> None:
+        await made.put(job.job_id)
+
+    @queue.process("work", concurrency=5)
+    async def work(job: Any) -> None:
+        await release.wait()
+
+    await queue.set_limits("work", concurrency=1)
+    jobs = await queue.add_bulk([queue.create("work", {}) for _ in range(3)])
+    await queue.schedule("beat", key="b", every=0.05)
+    async with running(queue):
+        for _ in range(2):
+            await asyncio.wait_for(made.get(), 10)
+        await queue.unschedule("b")
+        release.set()
+        await asyncio.gather(*(job.wait(10) for job in jobs))
+    totals = await queue.totals()
+    assert totals.scheduled >= 2
+    assert totals.limited >= 1  # the cap held the other two back
+    lines = (await metrics.render(queue)).splitlines()
+    name = queue.keys.prefix
+    assert f'pykue_jobs_scheduled_total{{queue="{name}"}} {totals.scheduled}' in lines
+    assert f'pykue_claims_limited_total{{queue="{name}"}} {totals.limited}' in lines

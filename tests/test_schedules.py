@@ -4,8 +4,6 @@ the worker's compare and set on each run, catch-up after downtime."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +16,7 @@ from pykue.keys import Keys
 from pykue.schedules import Rule, parse_rule, plan
 from pykue.scripts import Fired
 from tests.helpers import assert_invariants
+from tests.test_worker import running
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -33,16 +32,6 @@ def runs(rule: Rule, start: int, count: int) -> list[str]:
         at = rule.next_after(at)
         found.append(datetime.fromtimestamp(at / 1000, ZoneInfo(rule.tz)).isoformat())
     return found
-
-
-@contextlib.asynccontextmanager
-async def running(queue: Queue) -> AsyncIterator[None]:
-    task = asyncio.create_task(queue.run(handle_signals=False))
-    try:
-        yield
-    finally:
-        await queue.shutdown(timeout=5)
-        await task
 
 
 # -- rules, on a fixed clock ---------------------------------------------------------------
