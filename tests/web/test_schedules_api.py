@@ -325,3 +325,30 @@ async def test_each_write_refuses_other_sites(
     assert snapshot(raw, prefix) == before
     same = await api.request(method, path, json=body, headers={"Sec-Fetch-Site": "same-origin"})
     assert same.status_code == 200, same.text
+
+
+async def test_post_job_takes_the_limit_key_and_the_unique_and_debounce_windows(
+    api: httpx2.AsyncClient, queue: Queue
+) -> None:
+    keyed = {"type": "call", "options": {"limit_key": "acct-1", "unique": "u", "unique_for": 60}}
+    first = (await api.post("/job", json=keyed)).json()
+    assert first["message"] == "job created"
+    assert (await api.post("/job", json=keyed)).json() == {
+        "message": "job exists",
+        "id": first["id"],
+    }
+    shown = (await api.get(f"/job/{first['id']}")).json()
+    assert shown["limit_key"] == "acct-1"
+    debounced = {
+        "type": "reindex",
+        "data": {"v": 1},
+        "options": {"debounce": "d", "debounce_for": 60},
+    }
+    made = (await api.post("/job", json=debounced)).json()
+    debounced["data"] = {"v": 2}
+    again = (await api.post("/job", json=debounced)).json()
+    assert again == {"message": "job debounced", "id": made["id"]}
+    assert (await queue.get_job(made["id"])).data == {"v": 2}
+    refused = await api.post("/job", json={"type": "x", "options": {"debounce": "d"}})
+    assert refused.status_code == 400
+    assert "go together" in refused.json()["error"]

@@ -17,7 +17,10 @@ from ..queue import Queue
 
 ID = re.compile(r"[0-9]{1,15}")
 SPAN = re.compile(r"([0-9]{1,9})\.\.([0-9]{1,9})")
-OPTIONS = {"priority", "attempts", "delay", "ttl", "backoff", "unique", "remove_on_complete"}
+OPTIONS = {
+    *("priority", "attempts", "delay", "ttl", "backoff", "remove_on_complete"),
+    *("unique", "unique_for", "debounce", "debounce_for", "limit_key"),
+}
 MAX_BATCH = 1000
 SCHEDULE_FIELDS = {"type", "cron", "every", "tz", "data", "catch_up", "options"}
 SCHEDULE_OPTIONS = {"priority", "attempts", "backoff", "ttl", "remove_on_complete", "limit_key"}
@@ -165,8 +168,10 @@ async def create_jobs(request: Request) -> Any:
 
 
 def saved(job: Job) -> dict[str, Any]:
-    # not created: its unique key already named a job, whose id this is
-    return {"message": "job created" if job.created else "job exists", "id": job.id}
+    # not created: its unique key already named a job, or its debounce key's waiting job
+    # took its data; the id is that job's
+    message = "job created" if job.created else "job debounced" if job.debounced else "job exists"
+    return {"message": message, "id": job.id}
 
 
 def build_job(queue: Queue, item: object) -> Job:

@@ -48,7 +48,7 @@ ERROR_SCHEMA = {
     "required": ["error"],
     "additionalProperties": False,
 }
-# The options a job takes; a schedule's jobs take all but delay and unique, and limit_key.
+# The options a job takes; a schedule's jobs take all but delay and the unique and debounce keys.
 JOB_OPTIONS: dict[str, Any] = {
     "priority": {
         "oneOf": [
@@ -65,6 +65,10 @@ JOB_OPTIONS: dict[str, Any] = {
     "ttl": {"type": "number", "exclusiveMinimum": 0},
     "backoff": {"type": ["object", "boolean", "null"]},
     "unique": {"type": "string", "pattern": NAME},
+    "unique_for": {"type": "number", "exclusiveMinimum": 0},
+    "debounce": {"type": "string", "pattern": NAME},
+    "debounce_for": {"type": "number", "exclusiveMinimum": 0},
+    "limit_key": {"type": "string", "pattern": NAME},
     "remove_on_complete": {"type": ["boolean", "integer"], "minimum": 0},
 }
 JOB = {
@@ -82,7 +86,11 @@ JOB = {
     },
 }
 SCHEDULE_OPTIONS = {
-    **{name: rule for name, rule in JOB_OPTIONS.items() if name not in ("delay", "unique")},
+    **{
+        name: rule
+        for name, rule in JOB_OPTIONS.items()
+        if name not in ("delay", "unique", "unique_for", "debounce", "debounce_for")
+    },
     "limit_key": {"type": ["string", "null"], "pattern": NAME},
 }
 # exactly one of cron and every

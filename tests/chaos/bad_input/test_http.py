@@ -536,6 +536,11 @@ HTTP_CASES = [
             ("remove_on_complete", "negative", -1, "count must be"),
             ("remove_on_complete", "2**64", 2**64, "count must be"),
             ("remove_on_complete", "string", "yes", "remove_on_complete must be"),
+            ("unique_for", "without unique", 5, "needs a unique key"),
+            ("debounce", "without debounce_for", "d", "go together"),
+            ("debounce_for", "without debounce", 5, "go together"),
+            ("limit_key", "braces", "{chaos}", "limit key"),
+            ("limit_key", "number", 7, "must be a string"),
         ]
     ),
     http(
