@@ -325,6 +325,24 @@ def test_enqueue_then_stats_shows_it(cli: Cli, raw: redis.Redis, prefix: str) ->
     assert "inactive" in table
 
 
+def test_enqueue_takes_unique_debounce_and_limit_keys(
+    cli: Cli, raw: redis.Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    first = cli.ok("enqueue", "sync", "{}", "--unique", "acct-1", "--unique-for", "60")
+    assert cli.ok("enqueue", "sync", "{}", "--unique", "acct-1", "--unique-for", "60") == first
+    held = cli.ok("enqueue", "reindex", '{"v": 1}', "--debounce", "doc-9", "--debounce-for", "60")
+    again = cli.ok("enqueue", "reindex", '{"v": 2}', "--debounce", "doc-9", "--debounce-for", "60")
+    assert again == held
+    assert json.loads(raw.hget(keys.job(int(held)), "data") or "") == {"v": 2}
+    keyed = cli.ok("enqueue", "call", "{}", "--limit-key", "customer-7")
+    assert raw.hget(keys.job(int(keyed)), "limit_key") == "customer-7"
+    done = cli.run("enqueue", "sync", "{}", "--unique-for", "60")
+    assert done.returncode == 2
+    assert "'--unique-for'" in one_error_line(done)
+    assert "needs a unique key" in one_error_line(done)
+
+
 def test_enqueue_wait_gives_up_after_its_timeout(cli: Cli) -> None:
     done = cli.run("enqueue", "nobody-runs-this", "{}", "--wait", "--timeout", "0.3")
     assert done.returncode == 1

@@ -35,15 +35,26 @@ LINE_FACTOR = 4
 # -- enqueue ---------------------------------------------------------------------------
 
 
+# options checked together: a key and its window
+PAIRED = {
+    "unique_for": ("unique", "unique_for"),
+    "debounce": ("debounce", "debounce_for"),
+    "debounce_for": ("debounce", "debounce_for", "delay"),
+}
+
+
 def build_job(queue: Queue, job_type: str, data: dict[str, Any], opts: dict[str, Any]) -> Job:
     """The job, validated as saving would (payload size included); bad input is exit 2.
 
-    Each option is first checked on its own, so that the error names the option."""
-    for option, value in opts.items():
+    Each option is first checked on its own (with the one it pairs with: a key and its
+    window), so that the error names the option."""
+    for option in opts:
+        together: dict[str, Any] = {name: opts.get(name) for name in PAIRED.get(option, (option,))}
         try:
-            queue.create(job_type, {}, **{option: value})
+            queue.create(job_type, {}, **together)
         except InvalidArgument as exc:
-            raise click.BadParameter(str(exc), param_hint=f"'--{option}'") from None
+            flag = option.replace("_", "-")
+            raise click.BadParameter(str(exc), param_hint=f"'--{flag}'") from None
     try:
         job = queue.create(job_type, data, **opts)
         size = len(dumps(job.data))
@@ -173,6 +184,25 @@ async def save_many(
     callback=params.seconds,
     help="Seconds one attempt may run.",
 )
+@click.option("--unique", metavar="KEY", help="A save while a job holds KEY returns that job.")
+@click.option(
+    "--unique-for",
+    metavar="SECONDS",
+    callback=params.seconds,
+    help="With --unique: KEY is held this long after the job is made (else while it exists).",
+)
+@click.option(
+    "--debounce",
+    metavar="KEY",
+    help="With --debounce-for: a save of KEY while its job waits gives it the new data.",
+)
+@click.option(
+    "--debounce-for",
+    metavar="SECONDS",
+    callback=params.seconds,
+    help="With --debounce: the job waits this long, again after each save of KEY.",
+)
+@click.option("--limit-key", metavar="KEY", help="The key the type's per-key rate counts it under.")
 @click.option("--wait", is_flag=True, help="Wait for the job to end and print its result (JSON).")
 @click.option(
     "--timeout",
@@ -191,6 +221,11 @@ def enqueue(
     attempts: int,
     backoff: dict[str, Any] | None,
     ttl: float | None,
+    unique: str | None,
+    unique_for: float | None,
+    debounce: str | None,
+    debounce_for: float | None,
+    limit_key: str | None,
     wait: bool,
     timeout: float | None,
 ) -> None:
@@ -212,13 +247,21 @@ def enqueue(
         raise click.UsageError("--timeout needs --wait")
     if wait and source is not None:
         raise click.UsageError("--wait works with one job, not with --file")
-    opts = {
+    opts: dict[str, Any] = {
         "priority": priority,
         "attempts": attempts,
         "backoff": backoff,
         "delay": delay,
         "ttl": ttl,
     }
+    keyed = {
+        "unique": unique,
+        "unique_for": unique_for,
+        "debounce": debounce,
+        "debounce_for": debounce_for,
+        "limit_key": limit_key,
+    }
+    opts.update({name: value for name, value in keyed.items() if value is not None})
     queue = options.queue()
     if source is not None:
         build_job(queue, job_type, {}, opts)  # the options, checked once

@@ -238,6 +238,56 @@ CLI_CASES = [
     ),
     cli("schedules remove no key", ["schedules", "remove"], 2, "Missing argument 'KEY'"),
     cli("schedules remove unknown key", ["schedules", "remove", "weekly"], 1, "not found"),
+    # enqueue's keys and their windows
+    cli(
+        "enqueue unique_for without unique",
+        ["enqueue", "email", "{}", "--unique-for", "5"],
+        2,
+        "needs a unique key",
+    ),
+    cli(
+        "enqueue unique_for 0",
+        ["enqueue", "email", "{}", "--unique", "u", "--unique-for", "0"],
+        2,
+        "unique_for must be",
+    ),
+    cli("enqueue debounce alone", ["enqueue", "email", "{}", "--debounce", "d"], 2, "go together"),
+    cli(
+        "enqueue debounce_for alone",
+        ["enqueue", "email", "{}", "--debounce-for", "5"],
+        2,
+        "go together",
+    ),
+    cli(
+        "enqueue debounce with delay",
+        ["enqueue", "email", "{}", "--debounce", "d", "--debounce-for", "5", "--delay", "3"],
+        2,
+        "give no delay",
+    ),
+    cli(
+        "enqueue debounce_for nan",
+        ["enqueue", "email", "{}", "--debounce", "d", "--debounce-for", "nan"],
+        2,
+        "finite number",
+    ),
+    *(
+        cli(
+            f"enqueue limit key {name}",
+            ["enqueue", "email", "{}", "--limit-key", NAMES[name]],
+            2,
+            LK,
+        )
+        for name in ARGV_SOME_NAMES
+    ),
+    *(
+        cli(
+            f"enqueue debounce key {name}",
+            ["enqueue", "email", "{}", "--debounce", NAMES[name], "--debounce-for", "5"],
+            2,
+            "debounce key",
+        )
+        for name in ARGV_SOME_NAMES
+    ),
     cli("schedules list extra argument", ["schedules", "list", "*"], 2, "unexpected extra"),
     cli("schedules unknown command", ["schedules", "purge"], 2, "No such command"),
     # limits: "N/SECONDS" and "none" are the command's, the ranges set_limits'
