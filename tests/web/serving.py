@@ -10,6 +10,8 @@ from typing import Any
 
 import uvicorn
 
+TOKEN = "s3cret"  # the token of the guarded apps of the web tests
+
 
 @contextlib.asynccontextmanager
 async def served(app: Any, host: str = "127.0.0.1") -> AsyncIterator[int]:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -19,23 +18,7 @@ from pykue.keys import Keys
 from pykue.web import create_app
 from tests.helpers import RedisServer
 from tests.test_worker import running
-
-TOKEN = "s3cret"
-
-
-@pytest.fixture
-async def api(queue: Queue) -> AsyncIterator[httpx2.AsyncClient]:
-    await queue.connect()
-    transport = httpx2.ASGITransport(app=create_app(queue))
-    async with httpx2.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        yield client
-
-
-@pytest.fixture
-async def guarded(queue: Queue) -> AsyncIterator[httpx2.AsyncClient]:
-    transport = httpx2.ASGITransport(app=create_app(queue, token=TOKEN))
-    async with httpx2.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        yield client
+from tests.web.serving import TOKEN
 
 
 def snapshot(raw: redis.Redis, prefix: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ key, the token and the cross-site guard on every write."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -13,10 +12,10 @@ import pytest
 import redis
 
 from pykue import Queue
-from pykue.web import create_app, create_overview_app
+from pykue.web import create_overview_app
 from tests.test_worker import running
+from tests.web.serving import TOKEN
 
-TOKEN = "s3cret"
 NO_LIMITS = {"rate": None, "concurrency": None, "key_rate": None}
 NIGHTLY = {
     "type": "report",
@@ -26,22 +25,6 @@ NIGHTLY = {
     "catch_up": False,
     "options": {"priority": "high", "attempts": 3, "limit_key": "acct-1"},
 }
-
-
-@pytest.fixture
-async def api(queue: Queue) -> AsyncIterator[httpx2.AsyncClient]:
-    await queue.connect()
-    transport = httpx2.ASGITransport(app=create_app(queue))
-    async with httpx2.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        yield client
-
-
-@pytest.fixture
-async def guarded(queue: Queue) -> AsyncIterator[httpx2.AsyncClient]:
-    await queue.connect()
-    transport = httpx2.ASGITransport(app=create_app(queue, token=TOKEN))
-    async with httpx2.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        yield client
 
 
 def snapshot(raw: redis.Redis, prefix: str) -> dict[str, Any]:
