@@ -5,7 +5,8 @@ script call and, when there is nothing to do, blocks on the type's wake marker
 (BLPOP) until a producer or a promotion pushes one, or until the next delayed
 job is due. A lease loop renews, every lease/3, the leases of running jobs and of
 ended jobs whose acks are not delivered yet; a maintenance loop promotes due delayed
-jobs and returns jobs whose lease expired (dead workers) to the queue. Redis outages
+jobs and returns jobs whose lease expired (dead workers) to the queue; a schedule loop
+makes the jobs of due schedules, whatever their type (schedules.py). Redis outages
 are ridden out with backoff; a worker never dies of one, nor of one job it cannot read
 (a corrupt hash fails that job for good).
 """
