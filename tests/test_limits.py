@@ -154,20 +154,25 @@ async def test_a_per_key_rate_holds_each_key_and_lets_other_keys_run(
     assert parked.to_dict()["limit_key"] == "a"
 
 
+@pytest.mark.parametrize(
+    "stored",
+    ["{oops", '{"rate": [2.5, 1000]}', '{"rate": [2, 1000.5]}', '{"concurrency": 0.5}', "[1]"],
+)
 async def test_limits_written_by_hand_that_cannot_be_read_limit_nothing(
-    queue: Queue, raw: redis.Redis, prefix: str
+    queue: Queue, raw: redis.Redis, prefix: str, stored: str
 ) -> None:
-    raw.hset(Keys(prefix).limits, "work", "{oops")
+    raw.hset(Keys(prefix).limits, "work", stored)
     done = asyncio.Event()
 
     @queue.process("work")
     async def work(job: Any) -> None:
         done.set()
 
-    await queue.create("work", {}).save()
+    job = await queue.create("work", {}).save()
     async with running(queue):
         await asyncio.wait_for(done.wait(), 10)
-    assert await queue.limits("work") == Limits()
+        await job.wait(10)
+    assert_invariants(raw, prefix)
 
 
 # -- unique and debounce windows -----------------------------------------------------------
@@ -267,3 +272,27 @@ async def test_metrics_count_jobs_made_by_schedules_and_claims_held_back(queue: 
     name = queue.keys.prefix
     assert f'pykue_jobs_scheduled_total{{queue="{name}"}} {totals.scheduled}' in lines
     assert f'pykue_claims_limited_total{{queue="{name}"}} {totals.limited}' in lines
+
+
+async def test_debounce_gives_a_job_past_its_window_the_data_and_leaves_a_retried_one(
+    queue: Queue,
+) -> None:
+    first = await queue.create("reindex", {"v": 1}, debounce="d", debounce_for=60).save()
+    await queue.set_state(first.job_id, "inactive")  # its window is over: it waits for a worker
+    later = await queue.create("reindex", {"v": 2}, debounce="d", debounce_for=60).save()
+    assert (later.id, later.debounced) == (first.id, True)
+    stored = await queue.get_job(first.job_id)
+    assert (str(stored.state), stored.data) == ("inactive", {"v": 2})  # its place kept
+    assert await queue.inactive_ids("reindex") == [first.id]
+
+
+async def test_a_claim_of_thousands_takes_them_all_in_one_call(
+    queue: Queue, raw: redis.Redis, prefix: str
+) -> None:
+    await queue.add_bulk([queue.create("bulk", {}) for _ in range(5000)])
+    scripts = await queue._redis.ensure()
+    claim = await scripts.claim("bulk", 5000, "w1", 60_000, "r1")
+    assert len(claim.jobs) == 5000  # past what one unpack takes (about 8,000 values)
+    assert (await queue.counts("bulk"))["active"] == 5000
+    assert raw.zcard(Keys(prefix).leases) == 5000
+    assert_invariants(raw, prefix)

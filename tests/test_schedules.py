@@ -130,6 +130,16 @@ async def test_schedule_stores_a_rule_lists_replaces_and_removes_it(
     assert raw.zrange(keys.schedules_due, 0, -1) == ["hb"]
 
 
+async def test_saving_the_same_rule_again_keeps_the_next_run(queue: Queue) -> None:
+    # an app that declares its schedules at every start must not push their runs back
+    first = await queue.schedule("heartbeat", key="hb", every=30.0, data={"v": 1})
+    again = await queue.schedule("heartbeat", key="hb", every=30.0, data={"v": 2})
+    assert again.next_run_at == first.next_run_at
+    assert again.data == {"v": 2}
+    other = await queue.schedule("heartbeat", key="hb", every=60.0)
+    assert other.next_run_at != first.next_run_at
+
+
 async def test_a_bad_schedule_writes_nothing_and_keeps_the_one_it_would_replace(
     queue: Queue, raw: redis.Redis, prefix: str
 ) -> None:
@@ -242,11 +252,15 @@ async def test_a_schedule_written_by_hand_is_skipped_and_the_others_run(
     raw.hset(keys.schedules, "junk", "{not json")
     raw.hset(keys.schedules, "badzone", '{"version": "v", "cron": "* * * * *", "every_ms": null,'
              ' "tz": "Mars/Olympus", "entry": ["beat", "{}", 0, 0, 1, "", 0, "", ""]}')  # fmt: skip
-    raw.zadd(keys.schedules_due, {"junk": 1, "badzone": 2})
+    # an entry whose delay is no number: fire_schedule.lua itself errs on it
+    raw.hset(keys.schedules, "baddelay", '{"version": "v", "cron": null, "every_ms": 1000,'
+             ' "tz": "UTC", "entry": ["beat", "{}", "x", 0, 1, "", 0, "", ""]}')  # fmt: skip
+    raw.zadd(keys.schedules_due, {"junk": 1, "badzone": 2, "baddelay": 3})
     await queue.schedule("beat", key="good", every=0.1)
     async with running(queue):
         assert await asyncio.wait_for(made.get(), 10) == "good"
     assert "schedule badzone cannot be planned" in caplog.text
+    assert "schedule baddelay cannot be planned" in caplog.text
 
 
 async def test_test_mode_keeps_schedules_and_runs_none(queue: Queue) -> None:
@@ -263,3 +277,24 @@ async def test_test_mode_keeps_schedules_and_runs_none(queue: Queue) -> None:
         assert queue.test_mode.jobs == []
     finally:
         queue.test_mode.exit()
+
+
+async def test_a_due_time_written_by_hand_with_a_fraction_still_runs_once(
+    queue: Queue, raw: redis.Redis, prefix: str
+) -> None:
+    made: asyncio.Queue[str | None] = asyncio.Queue()
+
+    @queue.process("beat")
+    async def beat(job: Any) -> None:
+        await made.put(job.schedule)
+
+    await queue.schedule("beat", key="b", every=3600)
+    keys = Keys(prefix)
+    raw.zadd(keys.schedules_due, {"b": 1000.5})
+    async with running(queue):
+        assert await asyncio.wait_for(made.get(), 10) == "b"
+    score = raw.zscore(keys.schedules_due, "b")
+    assert score is not None
+    assert score == int(score)
+    assert score > 1000.5
+    assert made.empty()

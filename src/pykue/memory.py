@@ -43,10 +43,10 @@ from .errors import (
 from .events import call_listener, event_args
 from .job import Job, JobState, backoff_delay, dumps, encode_remove_policy, loads
 from .keys import INACTIVE_WEIGHT, STATES
-from .limits import Limits
+from .limits import Limits, Rate
 from .limits import decode as limits_decode
 from .runner import TTLExceeded, error_text, run_handler, trace_text
-from .schedules import schedule_of
+from .schedules import first_run, schedule_of
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -168,11 +168,11 @@ class MemoryBackend:
         held = self._by_id.get(self._debounce.get(job.debounce, 0)) if job.debounce else None
         if held is None or held.type != job.type:
             return None
-        if held.state not in (JobState.DELAYED, JobState.INACTIVE):
+        if held.state not in (JobState.DELAYED, JobState.INACTIVE) or held.attempts_made:
             return None
-        held.data = dict(job.data)
-        held.state, held.updated_at = JobState.DELAYED, now
-        held.run_at = now + job.delay_ms
+        held.data, held.updated_at = dict(job.data), now
+        if held.state is JobState.DELAYED:  # an inactive one keeps its place
+            held.run_at = now + job.delay_ms
         return held
 
     def listening(self) -> None:
@@ -495,7 +495,8 @@ class MemoryBackend:
         created, last_run, last_job = (now, None, None)
         if before is not None:
             created, last_run, last_job = before[2], before[4], before[5]
-        self._schedules[key] = (spec, rule.next_after(now), created, now, last_run, last_job)
+        due = first_run(rule, before[0] if before else None, before[1] if before else None, now)
+        self._schedules[key] = (spec, due, created, now, last_run, last_job)
         for callback in list(self.queue.listeners.get("schedule", ())):
             await call_listener(callback, orjson.loads(spec)["type"], key)
 
@@ -521,12 +522,14 @@ class MemoryBackend:
     async def set_limits(self, job_type: str, change: bytes) -> Limits:
         """As set_limits.lua: each limit named is set (null: removed), the others kept."""
         current = self._limits.get(job_type, Limits())
+
+        def stored_rate(rate: Rate | None) -> list[int] | None:
+            return None if rate is None else [rate.count, round(rate.per * 1000)]
+
         stored: dict[str, Any] = {
-            "rate": None if current.rate is None else [current.rate.count, current.rate.per * 1000],
+            "rate": stored_rate(current.rate),
             "concurrency": current.concurrency,
-            "key_rate": None
-            if current.key_rate is None
-            else [current.key_rate.count, current.key_rate.per * 1000],
+            "key_rate": stored_rate(current.key_rate),
         }
         stored.update(orjson.loads(change))
         updated = limits_decode(orjson.dumps({k: v for k, v in stored.items() if v is not None}))

@@ -37,7 +37,7 @@ from .errors import (
 from .events import BLOCK_MS, EventReader, Watch, id_before, stream_id
 from .job import Job, JobState, PendingSave, loads
 from .keys import NAME_PATTERN, STATES, Keys
-from .schedules import Rule, Schedule, schedule_of
+from .schedules import Rule, Schedule, first_run, schedule_of
 from .scripts import Enqueued, Scripts
 
 if TYPE_CHECKING:
@@ -527,7 +527,11 @@ class RedisBackend:
         async with self.answering() as client:
             seconds, micros = await client.time()
             now = int(seconds) * 1000 + int(micros) // 1000
-            await self.scripts.set_schedule(key, spec, rule.next_after(now))
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.hget(self.keys.schedules, key)
+                pipe.zscore(self.keys.schedules_due, key)
+                stored, due = await pipe.execute()
+            await self.scripts.set_schedule(key, spec, first_run(rule, stored, due, now))
 
     async def unschedule(self, key: str) -> bool:
         async with self.answering():

@@ -12,9 +12,10 @@ rule cron itself (cronie) follows:
 
 - spring forward: an occurrence in the skipped hour (02:30 on a day clocks go from 02:00
   to 03:00) runs once, at the first moment after the gap (03:00);
-- fall back: an occurrence of a fixed hour in the repeated hour (01:30 when 01:00-02:00
-  happens twice) runs once, the first time; a rule with a wildcard hour (``*/15 * * *
-  *``) runs in both, as it is about intervals, not about a time of day.
+- fall back: an occurrence at a fixed time of day (a single minute and hour, 01:30
+  when 01:00-02:00 happens twice) runs once, the first time; a rule with a wildcard or a
+  step in its minute or hour (``*/15 * * * *``, ``*/30 1 * * *``) runs in both copies of
+  the hour, as it is about intervals, not about a time of day.
 
 Missed runs: an occurrence is on time while the next one has not come yet. When workers
 were all down past several occurrences, the first worker back makes one catch-up job
@@ -84,6 +85,17 @@ def plan(rule: Rule, due: int, now: int, catch_up: bool) -> tuple[bool, int]:
         skipped = (now - due) // rule.every_ms + 1
         return catch_up, due + skipped * rule.every_ms
     return catch_up, rule.next_after(now)
+
+
+def first_run(rule: Rule, stored: bytes | None, due: float | None, now: int) -> int:
+    """The next run to store for ``rule`` at ``now``: the stored one when the schedule
+    is saved again with the same rule (an app that declares its schedules at every
+    start must not push their runs back: an ``every`` schedule declared more often than
+    it runs would never run), else the rule's first run after now."""
+    before = read_spec(stored)
+    if before is not None and before.rule == rule and due is not None:
+        return int(due)
+    return rule.next_after(now)
 
 
 def parse_rule(cron: object, every: object, tz: object) -> Rule:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from .acks import Acks
 from .aio import TRANSIENT, Backoff, Outage, cancel_all
@@ -97,7 +97,8 @@ class Worker:
             "claims again: Redis takes writes, %.1f s after refusing them",
         )
         self.failure: BaseException | None = None  # what ended a loop unexpectedly
-        self.bad_schedules: set[tuple[str, str]] = set()  # (key, version) logged as unplannable
+        # (key, stored form) of the schedules logged as unplannable
+        self.bad_schedules: set[tuple[str, bytes | None]] = set()
 
     def process(self, job_type: str, handler: Handler, *, concurrency: int = 1) -> Handler:
         """Run ``handler`` for jobs of ``job_type``, ``concurrency`` at a time (async
@@ -468,7 +469,10 @@ class Worker:
         due = await self.scripts.due_schedules(SCHEDULES_PER_PASS)
         moved = False
         for key, at, raw in due.runs:
-            moved |= await self.fire(key, at, due.now, raw)
+            try:
+                moved |= await self.fire(key, at, due.now, raw)
+            except ResponseError as exc:  # one schedule's error: the others still run
+                self.unplannable(key, raw, exc)
         if moved:
             return 0.0  # look again at once: the runs just stored may be the next due
         return max(0.01, min(1.0, (due.next_run - due.now) / 1000)) if due.next_run >= 0 else 1.0
@@ -483,9 +487,7 @@ class Worker:
         try:
             make, next_run = plan(spec.rule, due, now, spec.catch_up)
         except Exception as exc:  # a rule written by hand that cronsim refuses
-            if (key, spec.version) not in self.bad_schedules:
-                self.bad_schedules.add((key, spec.version))
-                log.error("pykue: schedule %s cannot be planned (%s); skipped", key, exc)
+            self.unplannable(key, raw, exc)
             return False
         fired, job_id = await self.scripts.fire_schedule(key, spec.version, due, next_run, make)
         if fired is Fired.MADE and job_id:
@@ -493,6 +495,12 @@ class Worker:
         elif fired is Fired.MADE:
             log.info("pykue: schedule %s missed runs while no worker ran; none made", key)
         return fired in (Fired.MADE, Fired.TAKEN)
+
+    def unplannable(self, key: str, raw: bytes | None, exc: Exception) -> None:
+        """Log, once per stored form, a schedule that cannot be run (written by hand)."""
+        if (key, raw) not in self.bad_schedules:
+            self.bad_schedules.add((key, raw))
+            log.error("pykue: schedule %s cannot be planned (%s); skipped", key, exc)
 
     async def renew_leases(self) -> bool:
         """Renew the leases of the running attempts and of the undelivered acks; False

@@ -150,3 +150,12 @@ local function store_job(job, id, now)
   end
   return state
 end
+
+-- A variadic command on ``key`` with ``values``, in slices: unpack is bounded by Lua's C
+-- stack (about 8,000 values), and a script that errs midway keeps what it wrote before.
+-- Slices are even-sized, so score/member pairs stay together.
+local function in_slices(command, key, values)
+  for i = 1, #values, 2000 do
+    redis.call(command, key, unpack(values, i, math.min(i + 1999, #values)))
+  end
+end

@@ -56,15 +56,20 @@ if stored then
   local ok, decoded = pcall(cjson.decode, stored)
   if ok and type(decoded) == 'table' then limits = decoded end
 end
-local function window(spec) -- a {count, ms} pair as numbers, or nil
+local function whole(value) -- a whole number >= 1, or nil (limits.py writes no other)
+  local n = tonumber(value)
+  if n and n >= 1 and math.floor(n) == n then return n end
+  return nil
+end
+local function window(spec) -- a {count, ms} pair of whole numbers, or nil
   if type(spec) ~= 'table' then return nil end
-  local n, per = tonumber(spec[1]), tonumber(spec[2])
-  if n and per and n > 0 and per > 0 then return n, per end
+  local n, per = whole(spec[1]), whole(spec[2])
+  if n and per then return n, per end
   return nil
 end
 local room = count
-local cap = tonumber(limits.concurrency)
-if cap and cap > 0 then
+local cap = whole(limits.concurrency)
+if cap then
   room = math.min(room, cap - redis.call('ZCARD', type_state_key(jtype, 'active')))
 end
 local rate_n, rate_per = window(limits.rate)
@@ -171,12 +176,12 @@ while #ids < room and scanned < room + 1000 do
 end
 if held_back then bump('limited', 1) end
 if rate_n and #ids > 0 then redis.call('PEXPIRE', rate_log, rate_per) end
-if #popped > 0 then redis.call('ZREM', state_key('inactive'), unpack(popped)) end
+in_slices('ZREM', state_key('inactive'), popped)
 if #ids > 0 then
-  redis.call('ZADD', state_key('active'), unpack(active))
-  redis.call('ZADD', type_state_key(jtype, 'active'), unpack(active))
-  redis.call('ZADD', LEASES, unpack(leases))
-  redis.call('RPUSH', memo, unpack(ids))
+  in_slices('ZADD', state_key('active'), active)
+  in_slices('ZADD', type_state_key(jtype, 'active'), active)
+  in_slices('ZADD', LEASES, leases)
+  in_slices('RPUSH', memo, ids)
   redis.call('PEXPIRE', memo, lease)
 end
 if #popped > 0 and redis.call('ZCARD', queue) > 0 then wake(jtype) end

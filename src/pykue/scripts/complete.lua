@@ -52,14 +52,14 @@ end
 
 local function move_indexes()
   if #left == 0 then return end
-  redis.call('ZREM', state_key('active'), unpack(left))
-  redis.call('ZREM', LEASES, unpack(left))
+  in_slices('ZREM', state_key('active'), left)
+  in_slices('ZREM', LEASES, left)
   for jtype, moves in pairs(by_type) do
-    redis.call('ZREM', type_state_key(jtype, 'active'), unpack(moves.left))
+    in_slices('ZREM', type_state_key(jtype, 'active'), moves.left)
     slot_freed(jtype)
     if #moves.kept > 0 then
-      redis.call('ZADD', state_key('complete'), unpack(moves.kept))
-      redis.call('ZADD', type_state_key(jtype, 'complete'), unpack(moves.kept))
+      in_slices('ZADD', state_key('complete'), moves.kept)
+      in_slices('ZADD', type_state_key(jtype, 'complete'), moves.kept)
     end
   end
 end

@@ -8,7 +8,7 @@ local now = now_ms()
 local first = redis.call('ZRANGE', SCHEDULES_DUE, 0, tonumber(ARGV[3]) - 1, 'WITHSCORES')
 local reply = {now, -1}
 for i = 1, #first, 2 do
-  local at = tonumber(first[i + 1])
+  local at = math.floor(tonumber(first[i + 1]))
   if at > now then
     reply[2] = at
     break

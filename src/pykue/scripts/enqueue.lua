@@ -7,9 +7,9 @@
 -- policy, unique key, unique window (ms, 0: while the job exists), debounce key, limit
 -- key, schedule key] ('' for a key not given): one argument, not thirteen per job,
 -- because encoding arguments is most of a bulk add's cost on the client.
--- A debounce key that holds a job still waiting (delayed or inactive) gives that job the
--- new data and restarts its delay (the entry's delay is the debounce window) instead of
--- making a job.
+-- A debounce key that holds a job still waiting (delayed, or inactive once its window is
+-- over) and never attempted gives that job the new data instead of making a job; a
+-- delayed one also waits the window again (the entry's delay).
 -- The save token names this call (made when the call is first sent): the call sent
 -- again, after a lost reply (by redis-py, or by a caller retrying any of its jobs,
 -- which resends the whole call unchanged), finds its save token's key, creates nothing and
@@ -38,19 +38,24 @@ local types = {} -- types of the jobs added: their idle workers get a wake-up
 local every, by_type = {}, {} -- score/id pairs of all jobs, and per type
 local saved = {} -- 'id:created' per job, kept under the token
 
--- A pending job of the same debounce key takes the new data and waits its window again.
+-- A pending job of the same debounce key takes the new data (see the header).
 local function debounced(job)
   local held = redis.call('HGET', DEBOUNCE, job[11])
   if not held then return nil end
-  local fields = job_fields(held, 'state', 'type') or {}
-  if fields[2] ~= job[1] or (fields[1] ~= 'delayed' and fields[1] ~= 'inactive') then
-    return nil -- started, ended or gone: the next save makes a new job
+  local fields = job_fields(held, 'state', 'type', 'attempts_made') or {}
+  if fields[2] ~= job[1] or (fields[1] ~= 'delayed' and fields[1] ~= 'inactive')
+      or (tonumber(fields[3]) or 0) > 0 then
+    return nil -- started (or retrying), ended or gone: the next save makes a new job
   end
-  unindex(held, job[1], fields[1])
-  local run_at = now + job[3]
-  redis.call('HSET', job_key(held), 'data', job[2], 'state', 'delayed', 'run_at', run_at,
-    'updated_at', now)
-  index(held, job[1], 'delayed', run_at)
+  if fields[1] == 'inactive' then
+    -- its window is over and it waits for a worker: it takes the data and keeps its place
+    redis.call('HSET', job_key(held), 'data', job[2], 'updated_at', now)
+  else
+    unindex(held, job[1], 'delayed')
+    local run_at = now + job[3]
+    redis.call('HSET', job_key(held), 'data', job[2], 'run_at', run_at, 'updated_at', now)
+    index(held, job[1], 'delayed', run_at)
+  end
   emit('event', 'debounced', 'id', held, 'type', job[1])
   return tonumber(held)
 end
@@ -96,14 +101,8 @@ for i, job in ipairs(jobs) do
   saved[#saved + 1] = id .. ':' .. created
 end
 redis.call('SET', token_key, table.concat(saved, ','), 'EX', ARGV[4])
--- in slices: unpack is bounded by Lua's C stack (about 8000 values)
-local function index_all(key, members)
-  for i = 1, #members, 2000 do
-    redis.call('ZADD', key, unpack(members, i, math.min(i + 1999, #members)))
-  end
-end
-index_all(ALL_JOBS, every)
-for jtype, typed in pairs(by_type) do index_all(type_jobs_key(jtype), typed) end
+in_slices('ZADD', ALL_JOBS, every)
+for jtype, typed in pairs(by_type) do in_slices('ZADD', type_jobs_key(jtype), typed) end
 for jtype in pairs(types) do
   redis.call('SADD', TYPES, jtype)
   wake(jtype)

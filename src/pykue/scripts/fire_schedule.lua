@@ -14,7 +14,10 @@
 local key, version, due = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local spec = redis.call('HGET', SCHEDULES, key)
 if not spec then return {-1} end
-if tonumber(redis.call('ZSCORE', SCHEDULES_DUE, key)) ~= due then return {-1} end
+-- floored as due_schedules.lua's reply is (Redis makes a Lua number an integer): a
+-- score written by hand with a fraction still matches the run read
+local score = tonumber(redis.call('ZSCORE', SCHEDULES_DUE, key))
+if not score or math.floor(score) ~= due then return {-1} end
 local ok, decoded = pcall(cjson.decode, spec)
 if not ok or type(decoded) ~= 'table' or type(decoded['entry']) ~= 'table' then return {-2} end
 if decoded['version'] ~= version then return {-1} end
