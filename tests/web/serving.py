@@ -11,6 +11,9 @@ from typing import Any
 import uvicorn
 
 TOKEN = "s3cret"  # the token of the guarded apps of the web tests
+# Debian's chromium, never a downloaded browser
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @contextlib.asynccontextmanager

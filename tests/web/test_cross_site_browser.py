@@ -18,8 +18,7 @@ from starlette.routing import Route
 
 from pykue import JobState, Queue
 from pykue.web import create_app
-from tests.web.serving import served
-from tests.web.test_dashboard_browser import ARGS, CHROMIUM
+from tests.web.serving import ARGS, CHROMIUM, served
 
 Message = dict[str, Any]
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from pykue import JobState, Queue
 from pykue.web import create_app, create_overview_app
@@ -19,8 +19,6 @@ from tests.helpers import ROOT, delete_prefix
 from tests.test_worker import running
 from tests.web.serving import served
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 ARTIFACTS.mkdir(exist_ok=True)
 
@@ -31,20 +29,6 @@ async def dashboard(queue: Queue) -> AsyncIterator[str]:
     async with served(create_app(queue)) as port:
         url = f"http://127.0.0.1:{port}/"
         yield url
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = await browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        try:
-            yield page
-        finally:
-            await browser.close()
-        assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
 async def test_progress_goes_live_to_complete_and_a_failed_job_is_retried(

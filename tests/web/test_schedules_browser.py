@@ -6,35 +6,17 @@ schedule removed with its button (with the token when one is set)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
-import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from pykue import Queue
 from pykue.web import create_app
 from tests.test_worker import running
-from tests.web.serving import served
-from tests.web.test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM
-
-TOKEN = "s3cret"
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = await browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        try:
-            yield page
-        finally:
-            await browser.close()
-        assert errors == [], f"JavaScript errors on the page: {errors}"
+from tests.web.serving import TOKEN, served
+from tests.web.test_dashboard_browser import ARTIFACTS
 
 
 def iso(ms: int) -> str:
