@@ -150,13 +150,7 @@ async def save_many(
     help="Enqueue one job per line of this JSON Lines file ('-': stdin), all with the "
     "options given. Every line is checked before anything is enqueued.",
 )
-@click.option(
-    "--priority",
-    metavar=params.PRIORITY_METAVAR,
-    callback=params.priority,
-    default="normal",
-    show_default=True,
-)
+@params.PRIORITY
 @click.option(
     "--delay",
     metavar="SECONDS",
@@ -164,26 +158,9 @@ async def save_many(
     default="0",
     help="Seconds before the job may run.",
 )
-@click.option(
-    "--attempts",
-    metavar="N",
-    callback=params.whole,
-    default="1",
-    show_default=True,
-    help="Times the job may run before it fails for good.",
-)
-@click.option(
-    "--backoff",
-    callback=params.backoff,
-    metavar="fixed|exponential[:SECONDS]",
-    help="Delay before each retry of a failed attempt.",
-)
-@click.option(
-    "--ttl",
-    metavar="SECONDS",
-    callback=params.seconds,
-    help="Seconds one attempt may run.",
-)
+@params.attempts_option("the job")
+@params.BACKOFF
+@params.TTL
 @click.option("--unique", metavar="KEY", help="A save while a job holds KEY returns that job.")
 @click.option(
     "--unique-for",

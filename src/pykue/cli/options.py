@@ -340,3 +340,31 @@ def json_kind(value: object) -> str:
     if isinstance(value, int | float):
         return "a number"
     return "null" if value is None else "an object"
+
+
+# -- options a job takes, shared by the commands that make jobs ---------------------------
+
+PRIORITY = click.option(
+    "--priority", metavar=PRIORITY_METAVAR, callback=priority, default="normal", show_default=True
+)
+BACKOFF = click.option(
+    "--backoff",
+    callback=backoff,
+    metavar="fixed|exponential[:SECONDS]",
+    help="Delay before each retry of a failed attempt.",
+)
+TTL = click.option(
+    "--ttl", metavar="SECONDS", callback=seconds, help="Seconds one attempt may run."
+)
+
+
+def attempts_option(subject: str) -> Callable[[F], F]:
+    """``--attempts N`` (default 1), its help naming ``subject`` ("the job", "each job")."""
+    return click.option(
+        "--attempts",
+        metavar="N",
+        callback=whole,
+        default="1",
+        show_default=True,
+        help=f"Times {subject} may run before it fails for good.",
+    )

@@ -95,30 +95,10 @@ async def _add(queue: Queue, job_type: str, key: str, fields: dict[str, Any]) ->
     help="When workers were all down past several runs: make one job for them (the "
     "default) or none.",
 )
-@click.option(
-    "--priority",
-    metavar=params.PRIORITY_METAVAR,
-    callback=params.priority,
-    default="normal",
-    show_default=True,
-)
-@click.option(
-    "--attempts",
-    metavar="N",
-    callback=params.whole,
-    default="1",
-    show_default=True,
-    help="Times each job may run before it fails for good.",
-)
-@click.option(
-    "--backoff",
-    callback=params.backoff,
-    metavar="fixed|exponential[:SECONDS]",
-    help="Delay before each retry of a failed attempt.",
-)
-@click.option(
-    "--ttl", metavar="SECONDS", callback=params.seconds, help="Seconds one attempt may run."
-)
+@params.PRIORITY
+@params.attempts_option("each job")
+@params.BACKOFF
+@params.TTL
 @click.option(
     "--limit-key",
     metavar="KEY",
