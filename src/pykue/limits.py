@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import orjson
 
-from .errors import InvalidArgument, check_int, shown
+from .errors import InvalidArgument, check_int, check_seconds, shown
 
 MAX_RATE_COUNT = 100_000  # starts per window: the sliding log keeps one entry per start
 MAX_RATE_PER = 7 * 86400.0  # a window of at most a week
@@ -77,17 +77,8 @@ def parse_rate(name: str, value: object) -> Rate | None:
             f"{name} must be (count, per seconds), e.g. (100, 60.0), or None; got {shown(value)}"
         )
     count = check_int(f"{name} count", value[0], 1, MAX_RATE_COUNT)
-    per = value[1]
-    # compared, not math.isfinite: that overflows on an int of thousands of digits
-    if (
-        isinstance(per, bool)
-        or not isinstance(per, int | float)
-        or not 0.001 <= per <= MAX_RATE_PER
-    ):
-        raise InvalidArgument(
-            f"{name} window must be 0.001 to {MAX_RATE_PER:g} seconds, got {shown(per)}"
-        )
-    return Rate(count, round(float(per), 3))
+    per = check_seconds(f"{name} window", value[1], 0.001, MAX_RATE_PER)
+    return Rate(count, round(per, 3))
 
 
 def parse_cap(value: object) -> int | None:
