@@ -186,7 +186,49 @@ def assert_invariants(client: redis.Redis, prefix: str) -> None:
                 fields = client.hmget(keys.job(int(member)), "type", "state")
                 if fields != [job_type, state]:
                     problems.append(f"{job_type}'s {state} index holds job {member}: {fields}")
+    problems.extend(dependency_problems(client, keys, ids))
     assert not problems, "state invariants broken:\n" + "\n".join(problems)
+
+
+DONE_TAGS = ("c", "i", "r")  # flows.OUTCOMES that count as done (see _common.lua)
+
+
+def dependency_problems(client: redis.Redis, keys: Keys, ids: set[int]) -> list[str]:
+    """What breaks the dependency bookkeeping: a job's ``pending`` must count exactly its
+    dependencies not done, each of them that still exists must name it as a dependent,
+    a waiting job must wait for something, and a job that others wait for must carry
+    the flag the finishing scripts look at before walking its dependents."""
+    problems: list[str] = []
+    for job_id in sorted(ids):
+        fields = client.hgetall(keys.job(job_id))
+        listed = client.smembers(keys.dependents(job_id))
+        if listed and "dependents" not in fields:
+            problems.append(f"job {job_id} has dependents {sorted(listed)} but no flag")
+        for member in listed:
+            # a dependent that is gone must have left the set (remove and trims drop it)
+            if int(member) not in ids:
+                problems.append(f"job {job_id} lists dependent {member}, which has no hash")
+        if "depends_on" not in fields:
+            if fields.get("state") == "waiting":
+                problems.append(f"job {job_id} is waiting without dependencies")
+            continue
+        deps = [int(part) for part in fields["depends_on"].split(",") if part]
+        if len(set(deps)) != len(deps):
+            problems.append(f"job {job_id} depends on {deps}: one of them twice")
+        outcomes = client.hgetall(keys.deps(job_id))
+        stray = set(outcomes) - {str(dep) for dep in deps}
+        if stray:
+            problems.append(f"job {job_id} records outcomes of {sorted(stray)}, not its deps")
+        not_done = sum(1 for dep in deps if outcomes.get(str(dep), "")[:1] not in DONE_TAGS)
+        pending = int(fields.get("pending", "0"))
+        if pending != not_done:
+            problems.append(f"job {job_id} has pending={pending}, but {not_done} deps not done")
+        if fields.get("state") == "waiting" and pending <= 0:
+            problems.append(f"job {job_id} is waiting with pending={pending}")
+        for dep in deps:
+            if dep in ids and not client.sismember(keys.dependents(dep), job_id):
+                problems.append(f"job {job_id} depends on {dep}, which does not list it")
+    return problems
 
 
 def env_without_redis() -> dict[str, str]:

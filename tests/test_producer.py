@@ -66,7 +66,7 @@ async def test_save_assigns_increasing_int_ids_and_stores_fields(queue: Queue) -
     assert stored.created_at is not None
     assert stored.created_at > 1_600_000_000_000
     assert await queue.counts() == {
-        "inactive": 2, "active": 0, "complete": 0, "failed": 0, "delayed": 0,
+        "inactive": 2, "active": 0, "complete": 0, "failed": 0, "delayed": 0, "waiting": 0,
     }  # fmt: skip
     assert await queue.types() == ["email"]
 

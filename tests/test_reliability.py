@@ -52,7 +52,14 @@ async def test_sigkilled_worker_loses_no_job(redis_url: str, prefix: str) -> Non
             results = [await job.wait(30) for job in jobs]
         assert results == [f"recovered {n}" for n in range(5)]
         counts = await q.counts()
-        assert counts == {"inactive": 0, "active": 0, "complete": 5, "failed": 0, "delayed": 0}
+        assert counts == {
+            "inactive": 0,
+            "active": 0,
+            "complete": 5,
+            "failed": 0,
+            "delayed": 0,
+            "waiting": 0,
+        }
         for job in jobs:
             stored = await q.get_job(job.job_id)
             assert (stored.stalls, stored.state) == (1, JobState.COMPLETE)

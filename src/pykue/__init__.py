@@ -19,6 +19,7 @@ from .errors import (
     ServerRefused,
     UsageError,
 )
+from .flows import DependencyFailed
 from .job import PRIORITIES, Job, JobState
 from .limits import Limits, Rate
 from .queue import Queue
@@ -32,6 +33,7 @@ __all__ = [
     "PRIORITIES",
     "Admin",
     "ConnectionFailed",
+    "DependencyFailed",
     "InvalidArgument",
     "InvalidJob",
     "InvalidName",

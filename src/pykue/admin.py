@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import flows
 from . import limits as limits_
 from .backend import Backend, TypeStats
 from .errors import (
@@ -126,9 +127,22 @@ class Admin:
 
     # -- changes ---------------------------------------------------------------------
 
-    async def remove(self, job_id: int) -> None:
-        """Delete a job in any state (a worker running it loses its lease)."""
-        await self._backend.remove(check_id(job_id))
+    async def remove(self, job_id: int, *, force: bool = False) -> None:
+        """Delete a job in any state (a worker running it loses its lease). While jobs
+        wait for it, InvalidState, unless ``force``: then they fail ("dependency N
+        removed")."""
+        if not isinstance(force, bool):
+            raise InvalidArgument(f"force must be True or False, got {shown(force)}")
+        await self._backend.remove(check_id(job_id), force)
+
+    async def dependents(self, job_id: int) -> list[int]:
+        """Ids of the jobs that depend on ``job_id`` (waiting for it or done), ascending."""
+        return await self._backend.dependents(check_id(job_id))
+
+    async def tree(self, job_id: int) -> dict[str, Any]:
+        """The job with what it waits for, recursively, and what waits for it, as JSON
+        (``GET /job/{id}/tree``): ids, types, states and each dependency's outcome."""
+        return await flows.tree(self._backend, check_id(job_id))
 
     async def retry(self, job_id: int) -> None:
         """Move a failed job back to inactive, with its attempts reset."""
@@ -151,6 +165,8 @@ class Admin:
         if target is JobState.ACTIVE:
             # InvalidJob, as for any other state it cannot take (parse_state)
             raise InvalidJob("only a worker makes a job active; use inactive to re-queue it")
+        if target is JobState.WAITING:
+            raise InvalidJob("only unfinished dependencies make a job waiting")
         await self._backend.set_state(job_id, target)
 
     async def set_priority(self, job_id: int, priority: int | str) -> None:

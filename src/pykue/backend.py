@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .limits import Limits
 
 if TYPE_CHECKING:
+    from .flows import Node
     from .job import Job, JobState
     from .schedules import Rule, Schedule
     from .stats import Totals
@@ -45,10 +46,12 @@ class Backend(Protocol):
 
     # -- producing and listening ---------------------------------------------------
 
-    async def save(self, jobs: list[Job], encoded: list[list[str | int]]) -> None:
-        """Store ``jobs`` (encoded by ``job.encode_for_save``), setting each job's id,
-        ``created`` and ``state`` together with the reply; safe to call again with any
-        of them after an error (none is saved twice)."""
+    async def save(self, groups: list[list[Job]], encoded: list[list[list[Any]]]) -> None:
+        """Store the jobs of ``groups`` (flows.plan: each group a flow, dependencies
+        first, to be stored in one call; ``encoded`` by ``Queue._enqueue_args``, their
+        dependencies still Jobs or ids), setting each job's id, ``created`` and ``state``
+        together with the reply; safe to call again with any of them after an error
+        (none is saved twice)."""
 
     def listening(self) -> None:
         """Queue-wide listeners were added: deliver their events from now on."""
@@ -95,6 +98,15 @@ class Backend(Protocol):
         """Ids, newest first among the newest ``limit`` jobs, whose id is ``needle`` or
         whose type or data contain it (``needle`` is lower-case)."""
 
+    async def dependents(self, job_id: int) -> list[int]:
+        """Ids of the jobs that depend on ``job_id``, ascending."""
+
+    async def nodes(self, ids: list[int]) -> dict[int, Node]:
+        """What a tree shows of each job of ``ids`` that exists."""
+
+    async def outcomes(self, job_id: int) -> dict[bytes, bytes]:
+        """The job's deps hash: dependency id -> outcome (flows.decode_outcome)."""
+
     async def inactive_ids(self, job_type: str, limit: int) -> list[int]:
         """Ids of ``job_type``'s waiting jobs in claim order."""
 
@@ -106,7 +118,9 @@ class Backend(Protocol):
 
     # -- admin ---------------------------------------------------------------------
 
-    async def remove(self, job_id: int) -> None: ...
+    async def remove(self, job_id: int, force: bool) -> None:
+        """Delete the job; InvalidState while jobs wait for it, unless ``force`` (they
+        fail "dependency N removed")."""
 
     async def retry(self, job_id: int) -> None: ...
 

@@ -165,7 +165,7 @@ def _many_hosts_client(
         return RedisCluster(
             startup_nodes=nodes, retry=retry, max_connections=MAX_CONNECTIONS, **options
         )
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
         list(spec.hosts),
         sentinel_kwargs={
             **sentinel_auth,

@@ -148,6 +148,7 @@ def check_seconds(name: str, value: object, low: float, high: float) -> float:
 ERR_NOT_FOUND = -1
 ERR_LEASE_LOST = -2
 ERR_STATE = -3
+ERR_WAITED_FOR = -4  # remove.lua: jobs wait for it (detail: their ids)
 
 
 def raise_for_code(code: int, job_id: int | None, detail: str = "") -> None:
@@ -161,6 +162,10 @@ def raise_for_code(code: int, job_id: int | None, detail: str = "") -> None:
         raise LeaseLost(f"{where}: lease lost, another worker owns it or it left 'active'")
     if code == ERR_STATE:
         raise InvalidState(f"{where} is {detail or 'in another state'}")
+    if code == ERR_WAITED_FOR:
+        raise InvalidState(
+            f"{where} is waited for by jobs {detail}: remove(force=True) removes it and fails them"
+        )
     raise PykueError(f"{where}: unexpected script result {code}")
 
 

@@ -21,18 +21,21 @@ class EventSpec:
 
 EVENTS: dict[str, EventSpec] = {
     "enqueue": EventSpec(("state",)),  # enqueue.lua, fire_schedule.lua
+    # _common.lua's release: a waiting job's dependencies are done, it moved to state
+    "ready": EventSpec(("state",)),
     "debounced": EventSpec(),  # enqueue.lua: a pending job took a later save's data
     "start": EventSpec(),  # claim.lua
     "progress": EventSpec(("progress", "data")),  # progress.lua
     "complete": EventSpec(("result",)),  # complete.lua
     "failed attempt": EventSpec(("error", "attempts_made")),  # fail.lua
-    "failed": EventSpec(("error",)),  # fail.lua, recover_stalled.lua
+    "failed": EventSpec(("error",)),  # fail.lua, recover_stalled.lua, a dependency's
+    # failure or removal (_common.lua), enqueue.lua (a dependency failed already)
     "remove": EventSpec(),  # remove.lua
     "promotion": EventSpec(),  # promote.lua
     "stalled": EventSpec(("stalls",)),  # recover_stalled.lua
     "retry": EventSpec(),  # retry.lua
     "released": EventSpec(),  # release.lua
-    "state": EventSpec(("from", "to")),  # set_state.lua
+    "state": EventSpec(("from", "to")),  # set_state.lua; failed to waiting: a retried dependency
     "priority": EventSpec(("priority",)),  # set_priority.lua
     "pause": EventSpec(job=False),  # pause.lua
     "resume": EventSpec(job=False),  # pause.lua

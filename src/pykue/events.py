@@ -61,6 +61,8 @@ def event_args(name: str, fields: Mapping[bytes, bytes]) -> tuple[Any, ...]:
         return (fields[b"error"].decode(),)
     if name == "state":
         return fields[b"from"].decode(), fields[b"to"].decode()
+    if name == "ready":
+        return (fields[b"state"].decode(),)
     if name == "priority":
         return (int(fields[b"priority"]),)
     if name == "stalled":

@@ -8,7 +8,7 @@ that Queue's admin.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from . import flows
 from .errors import InvalidJob, shown
 from .event_names import JOB_EVENTS
 from .keys import check_name
@@ -31,8 +32,10 @@ PRIORITY_LIMIT = 1 << 20  # keeps priority * 2**32 + id exact in a double (the i
 
 
 class JobState(StrEnum):
-    """Kue's state names. A job is in exactly one state index at a time."""
+    """Kue's state names, and ``waiting`` for a job whose dependencies are unfinished. A
+    job is in exactly one state index at a time."""
 
+    WAITING = "waiting"
     DELAYED = "delayed"
     INACTIVE = "inactive"
     ACTIVE = "active"
@@ -295,6 +298,9 @@ class Job:
         debounce: str | None = None,
         debounce_for: float | timedelta | None = None,
         limit_key: str | None = None,
+        depends_on: Sequence[Job | int] = (),
+        children: Sequence[Job | int] = (),
+        on_dependency_failure: str = "fail",
     ) -> None:
         self.queue = queue
         self.type = check_name("job type", job_type)
@@ -330,6 +336,26 @@ class Job:
                 raise InvalidJob("a debounced job waits its debounce_for: give no delay")
             self.delay = _seconds("debounce_for", debounce_for, allow_zero=False)
         self.limit_key = None if limit_key is None else check_name("limit key", limit_key)
+        # left out: None or an empty list; any other value, falsy or not, is checked
+        given = {
+            name: value
+            for name, value in (("depends_on", depends_on), ("children", children))
+            if value is not None and not (isinstance(value, list | tuple) and not value)
+        }
+        if len(given) > 1:
+            raise InvalidJob("give depends_on or children (the flow spelling), not both")
+        name, links = next(iter(given.items()), ("depends_on", ()))
+        # what it waits for: Jobs or ids as given; ids once saved or read from Redis
+        self.depends_on: list[Job | int] = flows.check_dependencies(links, name)
+        if any(dep is self for dep in self.depends_on):
+            raise InvalidJob("a job cannot depend on itself")
+        if self.depends_on and debounce is not None:
+            raise InvalidJob("a debounced job cannot have dependencies")
+        self.on_dependency_failure = flows.parse_policy(on_dependency_failure)
+        self.failed_by: int | None = None  # the dependency whose failure failed it
+        self.pending_dependencies = 0
+        # the dependencies' outcomes as its deps hash held them when it was claimed
+        self.outcomes: dict[bytes, bytes] | None = None
         self.schedule: str | None = None  # the key of the schedule that made it
         # after save(): True when a pending job of its debounce key took its data instead
         self.debounced = False
@@ -419,6 +445,11 @@ class Job:
         job.debounce = read.text("debounce") or None
         job.limit_key = read.text("limit_key") or None
         job.schedule = read.text("schedule") or None
+        job.depends_on = list(flows.parse_ids(read.text("depends_on")))
+        job.on_dependency_failure = read.text("on_dep_fail") or "fail"
+        job.failed_by = read.opt_number("failed_by")
+        job.pending_dependencies = read.number("pending")
+        job.outcomes = None
         job.debounced = False
         job.state = read.state()
         job.attempts_made = read.number("attempts_made")
@@ -471,6 +502,10 @@ class Job:
             "run_at": self.run_at,
             "schedule": self.schedule,
             "limit_key": self.limit_key,
+            "depends_on": self.dependency_ids,
+            "on_dependency_failure": self.on_dependency_failure,
+            "failed_by": self.failed_by,
+            "pending_dependencies": self.pending_dependencies,
         }
         if self.corrupt is not None:
             view["corrupt"] = self.corrupt
@@ -486,7 +521,8 @@ class Job:
 
         Events and arguments: ``enqueue``/``start``/``remove`` (), ``progress`` (percent, data),
         ``complete`` (result), ``failed attempt`` (error, attempts_made), ``failed`` (error),
-        ``state`` (from, to), ``priority`` (priority), ``stalled`` (stalls); the full list is
+        ``state`` (from, to), ``priority`` (priority), ``stalled`` (stalls), ``ready`` (state: its
+        dependencies are done, it moved from waiting to inactive or delayed); the full list is
         event_names.JOB_EVENTS. Events are delivered in order, from the moment the job was saved.
         """
         if event not in JOB_EVENTS:
@@ -545,8 +581,9 @@ class Job:
         check_size("log line", encoded, self.queue.max_payload)
         await self.queue._backend.log(self, message, encoded)
 
-    async def remove(self) -> None:
-        await self.queue.admin.remove(self.job_id)
+    async def remove(self, *, force: bool = False) -> None:
+        """Delete the job (see ``Admin.remove``: ``force`` while jobs wait for it)."""
+        await self.queue.admin.remove(self.job_id, force=force)
 
     async def retry(self) -> None:
         """Move a failed job back to inactive with its attempts reset."""
@@ -560,7 +597,33 @@ class Job:
         for name in ("error", "worker", "updated_at", "started_at", "completed_at", "failed_at"):
             setattr(self, name, getattr(fresh, name))
         self.run_at, self.priority = fresh.run_at, fresh.priority
+        self.failed_by, self.pending_dependencies = fresh.failed_by, fresh.pending_dependencies
         return self
+
+    async def dependency_results(self) -> dict[int, Any]:
+        """``{dependency id: result}`` in ``depends_on`` order, for the dependencies that
+        finished; one that failed (``on_dependency_failure="ignore"``) maps to a
+        ``DependencyFailed``. A handler gets them as they were when its job was claimed."""
+        if self.outcomes is None:
+            self.outcomes = await self.queue._backend.outcomes(self.job_id)
+        return flows.results(self.dependency_ids, self.outcomes)
+
+    @property
+    def parent_result(self) -> Any:
+        """The result of the job's first dependency (in a chain: the step before), as it
+        was when the job was claimed; None when it has none or that one failed."""
+        return flows.first_result(self.dependency_ids, self.outcomes)
+
+    @property
+    def dependency_ids(self) -> list[int]:
+        """The ids of ``depends_on``, each once (two Jobs saved with one unique key are one
+        job); a Job not saved yet is left out."""
+        ids: dict[int, None] = {}
+        for dep in self.depends_on:
+            dep_id = dep if isinstance(dep, int) else dep.id
+            if dep_id is not None:
+                ids[dep_id] = None
+        return list(ids)
 
     @property
     def delay_ms(self) -> int:

@@ -9,6 +9,9 @@ Layout (``P`` is ``{prefix}``)::
     P:job:ID                    hash: the job's fields
     P:job:ID:log                list: job.log() lines
     P:job:ID:errors             list: one JSON object per failed attempt
+    P:job:ID:deps               hash: dependency id -> its outcome as this job recorded it
+                                (flows.OUTCOMES: a tag, then the result or error)
+    P:job:ID:dependents         set: ids of the jobs that depend on ID
     P:jobs:STATE                zset: every job in STATE (score: id, or run-at ms for delayed)
     P:jobs:TYPE:STATE           zset: jobs of TYPE in STATE (inactive: priority+id order)
     P:all                       zset: every job, whatever its state (score: id), for paging
@@ -49,7 +52,7 @@ from string import Formatter
 from .errors import InvalidName
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-STATES = ("inactive", "active", "complete", "failed", "delayed")
+STATES = ("inactive", "active", "complete", "failed", "delayed", "waiting")
 
 # Each key's name after the queue's base ("{prefix}"); ``{name}`` stands for an argument.
 # Argument names are the Lua scripts' parameter names too (``jtype``: ``type`` is a Lua
@@ -59,6 +62,8 @@ LAYOUT: dict[str, str] = {
     "job": ":job:{id}",
     "log": ":job:{id}:log",
     "errors": ":job:{id}:errors",
+    "deps": ":job:{id}:deps",
+    "dependents": ":job:{id}:dependents",
     "state": ":jobs:{state}",
     "type_state": ":jobs:{jtype}:{state}",
     # not P:jobs:TYPE: a type may be named like a state
@@ -193,6 +198,12 @@ class Keys:
 
     def errors(self, job_id: int) -> str:
         return self._name("errors", id=job_id)
+
+    def deps(self, job_id: int) -> str:
+        return self._name("deps", id=job_id)
+
+    def dependents(self, job_id: int) -> str:
+        return self._name("dependents", id=job_id)
 
     def state(self, state: str) -> str:
         return self._name("state", state=state)

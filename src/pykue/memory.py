@@ -10,12 +10,15 @@ Time does not pass by itself here: nothing is promoted, expired or stalled, so
 - a job saved with a delay, or retried after a failed attempt with a backoff, stays
   ``delayed`` until ``set_state(id, "inactive")`` (or ``retry`` once failed) moves it;
 - with ``process=True`` a job is run, by its registered handler, inside the call that
-  made it inactive (``save``, ``retry``, ``set_state(..., "inactive")``, ``resume``)
-  and before that call returns: one at a time, attempt after attempt while attempts
-  remain and no backoff delays it. A job whose type is paused, or has no handler, stays
-  inactive until ``resume`` (which runs the type's waiting jobs in claim order);
+  made it inactive (``save``, ``retry``, ``set_state(..., "inactive")``, ``resume``, or
+  the end of its last dependency) and before that call returns: one at a time, attempt
+  after attempt while attempts remain and no backoff delays it. A job whose type is
+  paused, or has no handler, stays inactive until ``resume`` (which runs the type's
+  waiting jobs in claim order);
 - a handler's ``progress`` and ``log`` are taken whatever the job's state, so a
   handler can be unit-tested by calling it with a captured job; the job must exist.
+
+Dependencies (waiting jobs, failure policies, outcomes) are memory_flows.py's.
 
 Events reach the job's listeners first, then the queue's (``queue.on``), with the
 arguments ``events.event_args`` gives the Redis reader. A failed attempt's traceback
@@ -32,19 +35,14 @@ import orjson
 
 from . import stats
 from .backend import TypeStats
-from .errors import (
-    ERR_STATE,
-    InvalidJob,
-    InvalidState,
-    JobFailed,
-    JobNotFound,
-    raise_for_code,
-)
+from .errors import ERR_STATE, InvalidJob, InvalidState, JobFailed, JobNotFound, raise_for_code
 from .events import call_listener, event_args
+from .flows import Node
 from .job import Job, JobState, backoff_delay, dumps, encode_remove_policy, loads
 from .keys import INACTIVE_WEIGHT, STATES
 from .limits import Limits, Rate
 from .limits import decode as limits_decode
+from .memory_flows import Links, calls
 from .runner import TTLExceeded, error_text, run_handler, trace_text
 from .schedules import first_run, schedule_of
 
@@ -90,6 +88,7 @@ class MemoryBackend:
         self._paused: set[str] = set()
         self._stats: dict[str, int] = {}  # the fields of {prefix}:stats
         self._minutes: dict[int, dict[str, int]] = {}  # epoch minute -> outcome -> count
+        self.flows = Links(self)
 
     def clear(self) -> None:
         """Forget every job, log, error, unique and debounce key, type, pause, counter,
@@ -104,6 +103,7 @@ class MemoryBackend:
         self._paused.clear()
         self._stats.clear()
         self._minutes.clear()
+        self.flows.clear()
 
     def log_lines(self, job_id: int) -> list[str]:
         return list(self._logs.get(job_id, ()))
@@ -118,9 +118,15 @@ class MemoryBackend:
 
     # -- producing and listening ---------------------------------------------------------
 
-    async def save(self, jobs: list[Job], encoded: list[list[str | int]]) -> None:
-        """As enqueue.lua: every job stored first (one id each, a duplicate's left
-        unused), then, with ``process``, each new inactive job run in list order."""
+    async def save(self, groups: list[list[Job]], encoded: list[list[list[Any]]]) -> None:
+        """As enqueue.lua, call by call as RedisBackend cuts them: a call's dependencies
+        checked first (InvalidJob, nothing stored), then every job stored (one id each,
+        a duplicate's left unused), then, with ``process``, each new inactive job run."""
+        for call in calls(groups):
+            depth = self.flows.check(call)
+            await self._save_call(call, depth)
+
+    async def _save_call(self, jobs: list[Job], depth: dict[int, int]) -> None:
         now = now_ms()
         created: list[Job] = []
         for job in jobs:
@@ -139,15 +145,17 @@ class MemoryBackend:
                 job.state, job.created_at = existing.state, existing.created_at
                 job.run_at = existing.run_at
                 job.pending_save = None
+                job.depends_on = list(job.dependency_ids)
                 if job.listeners:
                     self.watch(job)
                 if held is not None:
                     await self._emit(held, "debounced")
                 continue
             job.id, job.created = self._last_id, True
-            job.state = JobState.DELAYED if job.delay_ms > 0 else JobState.INACTIVE
+            waits = self.flows.link(job, now, depth[id(job)]) if job.depends_on else None
+            job.state = waits or (JobState.DELAYED if job.delay_ms > 0 else JobState.INACTIVE)
             job.created_at = job.updated_at = now
-            job.run_at = now + job.delay_ms if job.delay_ms > 0 else None
+            job.run_at = now + job.delay_ms if job.delay_ms > 0 and waits is None else None
             job.pending_save = None
             self._by_id[job.id] = job
             self.saved.append(job)
@@ -159,6 +167,8 @@ class MemoryBackend:
             created.append(job)
         for job in created:
             await self._emit(job, "enqueue", state=str(job.state))
+            if job.state is JobState.FAILED:  # a dependency failed already
+                await self._emit(job, "failed", error=job.error or "")
         for job in created:
             await self._run(job)
 
@@ -202,6 +212,8 @@ class MemoryBackend:
         raise InvalidState(f"job {job_id} is {current.state} in test mode; {self._why(current)}")
 
     def _why(self, job: Job) -> str:
+        if job.state is JobState.WAITING:
+            return f"it waits for {job.pending_dependencies} of its dependencies to end"
         if not self.process:
             return "enter(process=True) to run handlers"
         if job.type not in self.queue.handlers:
@@ -300,6 +312,16 @@ class MemoryBackend:
                 found.append(job_id)
         return found
 
+    async def dependents(self, job_id: int) -> list[int]:
+        return self.flows.dependents_of(job_id)
+
+    async def nodes(self, ids: list[int]) -> dict[int, Node]:
+        found = {job_id: self._by_id.get(job_id) for job_id in ids}
+        return {job_id: self.flows.node(job) for job_id, job in found.items() if job}
+
+    async def outcomes(self, job_id: int) -> dict[bytes, bytes]:
+        return self.flows.outcomes(job_id)
+
     async def inactive_ids(self, job_type: str, limit: int) -> list[int]:
         waiting = self._in_order((JobState.INACTIVE.value,), job_type)
         return [job.job_id for job in waiting[:limit]]
@@ -322,22 +344,27 @@ class MemoryBackend:
 
     # -- admin -------------------------------------------------------------------------
 
-    async def remove(self, job_id: int) -> None:
+    async def remove(self, job_id: int, force: bool) -> None:
         """As remove.lua; a job running in process mode has its outcome refused."""
         job = self._stored(job_id)
+        self.flows.removing(job, force, now_ms())
         self._drop(job)
+        await self._settle()  # its dependents' events come first, as in the script
         await self._emit(job, "remove")
 
     async def retry(self, job_id: int) -> None:
         """As retry.lua: failed only; attempts, stalls and progress reset (its log and
-        error records stay)."""
+        error records stay); waiting while dependencies are not done."""
         job = self._stored(job_id)
         if job.state is not JobState.FAILED:
             raise_for_code(ERR_STATE, job_id, str(job.state))
         job.attempts_made = job.stalls = job.percent = 0
-        job.error = job.failed_at = job.progress_data = None
-        job.state, job.updated_at = JobState.INACTIVE, now_ms()
+        job.error = job.failed_at = job.progress_data = job.failed_by = None
+        held = job.pending_dependencies > 0
+        job.state, job.updated_at = JobState.WAITING if held else JobState.INACTIVE, now_ms()
+        self.flows.retried(job, job.updated_at)
         await self._emit(job, "retry")
+        await self._settle()
         await self._run(job)
 
     async def pause(self, job_type: str, paused: bool) -> bool:
@@ -371,7 +398,9 @@ class MemoryBackend:
             job.completed_at = now
         elif state is JobState.FAILED:
             job.failed_at = now
+        self.flows.moved(job, before, state, now)
         await self._emit(job, "state", **{"from": str(before), "to": str(state)})
+        await self._settle()
         await self._run(job)
 
     async def set_priority(self, job_id: int, priority: int) -> None:
@@ -403,6 +432,7 @@ class MemoryBackend:
         job.token += 1
         token = job.token
         job.state, job.started_at, job.updated_at, job.worker = JobState.ACTIVE, now, now, WORKER
+        job.outcomes = self.flows.snapshot(job)  # what its handler reads, as claimed
         await self._emit(job, "start")
         try:
             result = await run_handler(handler, job, job.ttl, lambda: None)
@@ -420,6 +450,8 @@ class MemoryBackend:
             if self._holds(job, token):
                 await self._fail(job, error_text(exc), trace_text(exc))
             return
+        finally:
+            job.outcomes = None  # outside a handler they are read afresh, as from Redis
         if self._holds(job, token):
             await self._complete(job, encoded)
 
@@ -439,8 +471,10 @@ class MemoryBackend:
         self._ran(job, now)
         self._bump("completed")
         self._count_minute(now, "complete")
+        self.flows.completed(job, encoded, now)
         self._retain(job, now)  # before the event, as in the script: listeners see it gone
         await self._emit(job, "complete", result=encoded)
+        await self._settle()
 
     async def _fail(self, job: Job, message: str, trace: str) -> None:
         now = now_ms()
@@ -467,7 +501,9 @@ class MemoryBackend:
         job.state, job.failed_at = JobState.FAILED, now
         self._bump("failed")
         self._count_minute(now, "failed")
+        self.flows.failed(job, message, now)
         await self._emit(job, "failed", error=message)
+        await self._settle()
 
     def _retain(self, job: Job, now: int) -> None:
         """complete.lua's retention: 'all' drops the job, 'count:N' keeps the type's N
@@ -563,6 +599,7 @@ class MemoryBackend:
             del self._debounce[job.debounce]
         self._logs.pop(job_id, None)
         self._errors.pop(job_id, None)
+        self.flows.forget(job)
 
     def _bump(self, field: str, n: int = 1) -> None:
         self._stats[field] = self._stats.get(field, 0) + n
@@ -585,6 +622,14 @@ class MemoryBackend:
     def _count_minute(self, now: int, outcome: str) -> None:
         counts = self._minutes.setdefault(now // 60_000, {})
         counts[outcome] = counts.get(outcome, 0) + 1
+
+    async def _settle(self) -> None:
+        """Deliver the events dependency changes queued, then run the jobs they released."""
+        events, released = self.flows.take()
+        for job, name, fields in events:
+            await self._emit(job, name, **fields)
+        for job in released:
+            await self._run(job)
 
     async def _emit(self, job: Job, name: str, **fields: str | bytes | int) -> None:
         """Deliver event ``name`` as the reader would deliver the stream entry the script

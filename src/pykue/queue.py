@@ -9,10 +9,12 @@ method of Queue; processing is a Worker's (worker.py).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine, Mapping
+import itertools
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
+from . import flows
 from .admin import Admin
 from .backend import Backend
 from .config import Settings
@@ -37,7 +39,17 @@ H = TypeVar("H", bound=Handler)
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# a save: jobs sent before without an answer, then the new ones grouped (flows.plan)
+# and encoded
+Prepared = tuple[list[Job], list[list[Job]], list[list[list[Any]]]]
+
 SAVE_TIMEOUT = 5.0  # the default save_timeout: a save in seconds, or a clear error
+
+
+def _refuse_saved(what: str, job: Job) -> None:
+    """A saved job cannot be made to wait: its links were stored with it."""
+    if job.id is not None:
+        raise InvalidJob(f"job {job.id} is already saved: {what}() can only make new jobs wait")
 
 
 def _saved_here(job: Job) -> bool:
@@ -148,6 +160,9 @@ class Queue:
         debounce: str | None = None,
         debounce_for: float | timedelta | None = None,
         limit_key: str | None = None,
+        depends_on: Sequence[Job | int] = (),
+        children: Sequence[Job | int] = (),
+        on_dependency_failure: str = "fail",
     ) -> Job:
         """A new, unsaved job of ``job_type`` carrying ``data`` (a JSON object).
 
@@ -157,12 +172,20 @@ class Queue:
         waits that long; a save of the same key meanwhile gives the waiting job its data
         and restarts the wait (the save's job comes back with ``debounced`` True), so
         one job runs, with the last data. ``limit_key``: the key the type's per-key rate
-        (``set_limits(type, key_rate=...)``) counts this job under."""
+        (``set_limits(type, key_rate=...)``) counts this job under.
+
+        ``depends_on`` (Jobs of this queue or ids; ``children`` in a flow): the job waits
+        (state ``waiting``) until each has completed, then runs (after ``delay``, if
+        any); saving it saves those not saved yet, in the same script call. If one
+        fails for good, ``on_dependency_failure`` says what it does: ``"fail"`` too
+        (with "dependency N failed: ..."), ``"ignore"`` it and run, or ``"wait"`` for
+        a retry of it to complete."""
         return Job(
             self, job_type, data, priority=priority, attempts=attempts, backoff=backoff,
             delay=delay, ttl=ttl, remove_on_complete=remove_on_complete, unique=unique,
             unique_for=unique_for, debounce=debounce, debounce_for=debounce_for,
-            limit_key=limit_key,
+            limit_key=limit_key, depends_on=depends_on, children=children,
+            on_dependency_failure=on_dependency_failure,
         )  # fmt: skip
 
     async def add_bulk(self, jobs: list[Job]) -> list[Job]:
@@ -182,28 +205,83 @@ class Queue:
         await self._save(jobs)
         return jobs
 
-    def _encode_bulk(self, jobs: list[Job]) -> tuple[list[Job], list[list[str | int]]]:
-        """The jobs of ``jobs`` still to save, checked and encoded for add_bulk: nothing
-        is sent if this raises."""
+    async def add_flow(self, root: Job) -> Job:
+        """Save ``root`` with every unsaved job it depends on (its ``children``, theirs,
+        ...), in one script call: none of them runs before all are stored."""
+        if not isinstance(root, Job):
+            raise InvalidJob("add_flow takes the root Job of a flow, from queue.create()")
+        await self._save([root])
+        return root
+
+    async def chain(self, steps: list[Job]) -> list[Job]:
+        """Save ``steps`` so that each runs after the one before has completed (and gets
+        its result as ``job.parent_result``), in one script call."""
+        steps = self._unsaved_list("chain", steps)
+        # chained before (a chain saved again is left as it is), or to be linked now
+        links = [
+            (before, step)
+            for before, step in itertools.pairwise(steps)
+            if not any(dep is before for dep in step.depends_on)
+        ]
+        for _, step in links:
+            _refuse_saved("chain", step)
+        for before, step in links:
+            step.depends_on = flows.check_dependencies([before, *step.depends_on])
+        await self._save(steps)
+        return steps
+
+    async def group(self, jobs: list[Job], *, then: Job | None = None) -> list[Job]:
+        """Save ``jobs`` together; with ``then``, a job that runs once after all of them
+        have completed (a chord). Returns the jobs, ``then`` last."""
+        jobs = self._unsaved_list("group", jobs)
+        if then is None:
+            await self._save(jobs)
+            return jobs
+        if not isinstance(then, Job) or any(then is job for job in jobs):
+            raise InvalidJob("then must be a Job from queue.create(), not one of the group")
+        known = {id(dep) for dep in then.depends_on}
+        extra = [job for job in jobs if id(job) not in known]
+        if extra:
+            _refuse_saved("group", then)
+        then.depends_on = flows.check_dependencies([*then.depends_on, *extra])
+        await self._save([*jobs, then])
+        return [*jobs, then]
+
+    @staticmethod
+    def _unsaved_list(what: str, jobs: object) -> list[Job]:
         if not isinstance(jobs, list) or not all(isinstance(job, Job) for job in jobs):
-            raise InvalidJob("add_bulk takes a list of Job objects from queue.create()")
+            raise InvalidJob(f"{what} takes a list of Job objects from queue.create()")
         if len({id(job) for job in jobs}) != len(jobs):
-            raise InvalidJob("add_bulk got the same Job twice")
-        todo = [job for job in jobs if not _saved_here(job)]
-        return todo, [self._enqueue_args(job) for job in todo]
+            raise InvalidJob(f"{what} got the same Job twice")
+        return jobs
 
     async def _save(self, jobs: list[Job]) -> None:
-        """Save ``jobs`` (Job.save, add_bulk): those this Queue saved already are left
-        as they are; every other one is checked before anything is sent."""
-        todo, encoded = self._encode_bulk(jobs)
-        await self._save_encoded(todo, encoded)
+        """Save ``jobs`` (Job.save, add_bulk, flows): those this Queue saved already are
+        left as they are; every other one, and every unsaved job they depend on, is
+        checked before anything is sent."""
+        await self._send(self._prepare(jobs))
 
-    async def _save_encoded(self, jobs: list[Job], encoded: list[list[str | int]]) -> None:
-        if jobs:
-            await self._backend.save(jobs, encoded)
+    def _prepare(self, jobs: list[Job]) -> Prepared:
+        """What saving ``jobs`` sends, checked and encoded: nothing is sent if this raises."""
+        todo = [job for job in self._unsaved_list("add_bulk", jobs) if not _saved_here(job)]
+        again, groups = flows.plan(todo, self.keys.prefix)
+        return again, groups, [[self._enqueue_args(job) for job in group] for group in groups]
 
-    def _enqueue_args(self, job: Job) -> list[str | int]:
-        """One job's entry in enqueue.lua's list, validated: nothing is sent if this raises."""
+    async def _send(self, prepared: Prepared) -> None:
+        again, groups, encoded = prepared
+        # sent before without an answer: each goes again in the call it went in first
+        resent = [[job] for job in again]
+        pending = {id(job) for job in again}
+        if any(id(dep) in pending for group in groups for job in group for dep in job.depends_on):
+            # jobs saved now name these by id: they must have theirs first
+            await self._backend.save(resent, [[[]] for _ in resent])
+            resent = []
+        if resent or groups:
+            await self._backend.save(resent + groups, [[[]] for _ in resent] + encoded)
+
+    def _enqueue_args(self, job: Job) -> list[Any]:
+        """One job's entry in enqueue.lua's list, validated: nothing is sent if this raises.
+        Its dependencies are Jobs or ids here; the backend numbers them for the call."""
         if job.id is not None:
             raise InvalidJob(f"job {job.id} is already saved (it was read from Redis)")
         data = dumps(job.data)
@@ -212,7 +290,10 @@ class Queue:
                 f"job data is {len(data)} bytes, over the limit of {self.max_payload} "
                 "(Queue(max_payload=...))"
             )
-        return [job.type, data.decode(), job.delay_ms, *job.options_fields()]
+        policy = "" if job.on_dependency_failure == "fail" else job.on_dependency_failure
+        return [
+            job.type, data.decode(), job.delay_ms, *job.options_fields(), job.depends_on, policy,
+        ]  # fmt: skip
 
     async def get_job(self, job_id: int) -> Job:
         """The job with ``job_id``; JobNotFound if there is none."""
@@ -292,6 +373,8 @@ class Queue:
     totals = _admin_call(Admin.totals)
     throughput = _admin_call(Admin.throughput)
     remove = _admin_call(Admin.remove)
+    dependents = _admin_call(Admin.dependents)
+    tree = _admin_call(Admin.tree)
     retry = _admin_call(Admin.retry)
     pause = _admin_call(Admin.pause)
     resume = _admin_call(Admin.resume)

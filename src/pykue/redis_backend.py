@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from redis.exceptions import RedisError
 
-from . import limits, stats
+from . import flows, limits, stats
 from .aio import TRANSIENT, cancel_all, raise_if_cancel_lost, refused_for_now
 from .backend import TypeStats
 from .config import redact_url
 from .connection import Client, check_server, close_client, create_client, refusal, resolve_url
 from .errors import (
     ConnectionFailed,
+    InvalidJob,
     JobFailed,
     JobNotFound,
     JobTimeout,
@@ -222,14 +223,16 @@ class RedisBackend:
 
     # -- saving --------------------------------------------------------------------
 
-    async def save(self, jobs: list[Job], encoded: list[list[str | int]]) -> None:
-        """Send ``jobs`` in chunks, each within save_timeout.
+    async def save(self, groups: list[list[Job]], encoded: list[list[list[Any]]]) -> None:
+        """Send the jobs of ``groups`` in chunks, each within save_timeout; a group (a
+        flow) is never split.
 
         A job sent before whose reply never came is in a call that may have run: that
         call is sent again as it was (its token, all its jobs), so the script answers
         what it did if it ran, whichever of its jobs the caller retries; jobs never sent
         go in new calls."""
-        calls = self._calls(jobs, encoded)
+        jobs = [job for group in groups for job in group]
+        calls = self._calls(groups, encoded)
         if not calls:
             return
         queue = self.queue
@@ -253,7 +256,18 @@ class RedisBackend:
                 in_flight, done = send(0), 0
                 try:
                     while in_flight is not None:
-                        reply = await in_flight
+                        try:
+                            reply = await in_flight
+                        except InvalidJob as exc:  # refused, nothing written: a sure answer
+                            for job in calls[done].jobs:
+                                job.pending_save = None
+                            saved = sum(job.id is not None for job in jobs)
+                            if not saved:
+                                raise
+                            raise InvalidJob(
+                                f"{exc}; {saved} of {len(jobs)} jobs were saved by the calls "
+                                "before the refused one (they have ids)"
+                            ) from None
                         in_flight = send(done + 1)
                         await self._saved(calls[done].jobs, reply)
                         done += 1
@@ -270,20 +284,31 @@ class RedisBackend:
             raise ServerRefused(f"Redis at {self._where()} refused the save: {exc}") from exc
 
     @staticmethod
-    def _calls(jobs: list[Job], encoded: list[list[str | int]]) -> list[PendingSave]:
-        """The script calls that save ``jobs``: the unanswered calls some of them were
-        sent in before, then new calls of BULK_CHUNK for the rest, in the list's order."""
+    def _calls(groups: list[list[Job]], encoded: list[list[list[Any]]]) -> list[PendingSave]:
+        """The script calls that save ``groups``: the unanswered calls some of their jobs
+        were sent in before, then new calls of about BULK_CHUNK jobs and at most
+        flows.MAX_LINKS dependencies (whole groups) for the rest, in order. A job's
+        dependencies saved in the same call are named by place (minus its 1-based
+        place), the others by id."""
         again: dict[int, PendingSave] = {}
-        fresh: list[tuple[Job, list[str | int]]] = []
-        for job, entry in zip(jobs, encoded, strict=True):
-            if job.pending_save is None:
-                fresh.append((job, entry))
-            else:
-                again.setdefault(id(job.pending_save), job.pending_save)
+        fresh: list[list[tuple[Job, list[Any]]]] = []
+        for group, entries in zip(groups, encoded, strict=True):
+            fresh.append([])
+            for job, entry in zip(group, entries, strict=True):
+                if job.pending_save is None:
+                    fresh[-1].append((job, entry))
+                else:
+                    again.setdefault(id(job.pending_save), job.pending_save)
         calls = list(again.values())
-        for start in range(0, len(fresh), BULK_CHUNK):
-            part = fresh[start : start + BULK_CHUNK]
-            payload = orjson.dumps([entry for _, entry in part])
+        for part in flows.pack(fresh, lambda pair: len(pair[0].depends_on), BULK_CHUNK):
+            place = {id(job): n for n, (job, _) in enumerate(part, 1)}
+            rows = [
+                [*entry[:-2], flows.encode(job, place), entry[-1]] if job.depends_on else entry
+                for job, entry in part
+            ]
+            payload = orjson.dumps(
+                [row if row[-2] else row[:-2] for row in rows]  # older entries: 13 fields
+            )
             calls.append(PendingSave(os.urandom(16).hex(), payload, [job for job, _ in part]))
         return calls
 
@@ -326,21 +351,37 @@ class RedisBackend:
         lost) are read first, in one round trip, so that a job's fields are set all at
         once or, if this is interrupted, not at all (a retried save must not find ``id``
         set)."""
-        found = [part.id for part in reply.saved if part.event is None]
+        # a job stored failed (its dependency had failed) is read for the error it holds
+        found = [
+            part.id for part in reply.saved if part.event is None or part.state is JobState.FAILED
+        ]
         existing = {job.id: job for job in await self.load(found)} if found else {}
         for job, part in zip(jobs, reply.saved, strict=True):
             job.id, job.created, job.debounced = part.id, part.created, part.debounced
             if part.event is not None:
-                job.state = JobState.DELAYED if job.delay_ms > 0 else JobState.INACTIVE
+                job.state, job.pending_dependencies = part.state, part.pending
                 job.cursor = id_before(part.event)
+                if (other := existing.get(part.id)) is not None:
+                    job.error, job.failed_by, job.failed_at = (
+                        other.error,
+                        other.failed_by,
+                        other.failed_at,
+                    )
             else:  # None: it ran and was removed since
                 other = existing.get(part.id)
                 job.state = other.state if other is not None else None
                 job.created_at = other.created_at if other is not None else None
+                if other is not None:
+                    job.pending_dependencies, job.failed_by = (
+                        other.pending_dependencies,
+                        other.failed_by,
+                    )
                 if other is not None and part.debounced:
                     job.run_at = other.run_at
         for job in jobs:
             job.pending_save = None  # answered: saving it again leaves it as it is
+            if job.depends_on:
+                job.depends_on = list(job.dependency_ids)
             if job.listeners:
                 self.events().watch(Watch(job.job_id, job=job), job.cursor)
 
@@ -501,9 +542,38 @@ class RedisBackend:
 
     # -- admin ---------------------------------------------------------------------
 
-    async def remove(self, job_id: int) -> None:
+    async def remove(self, job_id: int, force: bool) -> None:
         async with self.answering():
-            await self.scripts.remove(job_id)
+            await self.scripts.remove(job_id, force)
+
+    async def dependents(self, job_id: int) -> list[int]:
+        async with self.answering() as client:
+            members: Any = await client.smembers(self.keys.dependents(job_id))
+        return sorted(int(m) for m in members if m.isdigit())
+
+    async def nodes(self, ids: list[int]) -> dict[int, flows.Node]:
+        async with self.answering() as client, client.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(self.keys.job(job_id), "type", "state", "depends_on")
+                pipe.hgetall(self.keys.deps(job_id))
+            replies: list[Any] = await pipe.execute()
+        found = {}
+        for n, job_id in enumerate(ids):
+            (job_type, state, depends_on), outcomes = replies[2 * n], replies[2 * n + 1]
+            if job_type is None:
+                continue
+            found[job_id] = flows.Node(
+                job_type.decode(errors="replace"),
+                state.decode(errors="replace") if state else None,
+                flows.parse_ids((depends_on or b"").decode(errors="replace")),
+                outcomes,
+            )
+        return found
+
+    async def outcomes(self, job_id: int) -> dict[bytes, bytes]:
+        async with self.answering() as client:
+            found: Any = await client.hgetall(self.keys.deps(job_id))
+        return dict(found)
 
     async def retry(self, job_id: int) -> None:
         async with self.answering():

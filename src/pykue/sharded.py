@@ -74,10 +74,10 @@ class ShardedQueue:
         groups: dict[Queue, list[Job]] = {}
         for job in jobs:
             groups.setdefault(job.queue, []).append(job)
-        encoded = [queue._encode_bulk(group) for queue, group in groups.items()]
+        prepared = [queue._prepare(group) for queue, group in groups.items()]
         saves = [
-            asyncio.ensure_future(queue._save_encoded(*todo))
-            for queue, todo in zip(groups, encoded, strict=True)
+            asyncio.ensure_future(queue._send(todo))
+            for queue, todo in zip(groups, prepared, strict=True)
         ]
         try:
             await asyncio.gather(*saves)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -45,6 +45,13 @@ def _blocking(
     return call
 
 
+def _unwrapped(items: Sequence[SyncJob | Job | int]) -> Sequence[Job | int]:
+    """depends_on as the async Queue takes it (anything else is left for it to refuse)."""
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+        return items
+    return [item.job if isinstance(item, SyncJob) else item for item in items]
+
+
 class SyncJob:
     """A Job seen from synchronous code; attributes are the Job's, methods block."""
 
@@ -72,8 +79,11 @@ class SyncJob:
         self._owner.run(register())
         return self
 
-    def remove(self) -> None:
-        self._owner.run(self.job.remove())
+    def remove(self, *, force: bool = False) -> None:
+        self._owner.run(self.job.remove(force=force))
+
+    def dependency_results(self) -> dict[int, Any]:
+        return self._owner.run(self.job.dependency_results())
 
     def retry(self) -> None:
         self._owner.run(self.job.retry())
@@ -123,23 +133,51 @@ class Queue:
         debounce: str | None = None,
         debounce_for: float | timedelta | None = None,
         limit_key: str | None = None,
+        depends_on: Sequence[SyncJob | Job | int] = (),
+        children: Sequence[SyncJob | Job | int] = (),
+        on_dependency_failure: str = "fail",
     ) -> SyncJob:
         job = self.queue.create(
             job_type, data, priority=priority, attempts=attempts, backoff=backoff, delay=delay,
             ttl=ttl, remove_on_complete=remove_on_complete, unique=unique,
             unique_for=unique_for, debounce=debounce, debounce_for=debounce_for,
-            limit_key=limit_key,
+            limit_key=limit_key, depends_on=_unwrapped(depends_on),
+            children=_unwrapped(children), on_dependency_failure=on_dependency_failure,
         )  # fmt: skip
         return SyncJob(self, job)
+
+    def add_flow(self, root: SyncJob) -> SyncJob:
+        """Save a flow's root and every unsaved job below it (``pykue.Queue.add_flow``)."""
+        self.run(self.queue.add_flow(self._job_of("add_flow", root)))
+        return root
+
+    def chain(self, steps: list[SyncJob]) -> list[SyncJob]:
+        """Each step runs after the one before (``pykue.Queue.chain``)."""
+        self.run(self.queue.chain(self._jobs_of("chain", steps)))
+        return steps
+
+    def group(self, jobs: list[SyncJob], *, then: SyncJob | None = None) -> list[SyncJob]:
+        """Save jobs together; ``then`` runs after all of them (``pykue.Queue.group``)."""
+        last = None if then is None else self._job_of("group's then", then)
+        self.run(self.queue.group(self._jobs_of("group", jobs), then=last))
+        return [*jobs, then] if then is not None else jobs
+
+    def _job_of(self, what: str, job: object) -> Job:
+        if not isinstance(job, SyncJob):
+            raise InvalidJob(f"{what} takes a job from this queue's create()")
+        return job.job
+
+    def _jobs_of(self, what: str, jobs: object) -> list[Job]:
+        if not isinstance(jobs, list):
+            raise InvalidJob(f"{what} takes a list of jobs from this queue's create()")
+        return [self._job_of(what, job) for job in jobs]
 
     def connect(self) -> None:
         self.run(self.queue.connect())
 
     def add_bulk(self, jobs: list[SyncJob]) -> list[SyncJob]:
         """Save many jobs, a few hundred per script call (see ``pykue.Queue.add_bulk``)."""
-        if not isinstance(jobs, list) or not all(isinstance(job, SyncJob) for job in jobs):
-            raise InvalidJob("add_bulk takes a list of jobs from this queue's create()")
-        self.run(self.queue.add_bulk([job.job for job in jobs]))
+        self.run(self.queue.add_bulk(self._jobs_of("add_bulk", jobs)))
         return jobs
 
     def get_job(self, job_id: int) -> SyncJob:
@@ -169,6 +207,8 @@ class Queue:
     totals = _blocking(Admin.totals)
     throughput = _blocking(Admin.throughput)
     remove = _blocking(Admin.remove)
+    dependents = _blocking(Admin.dependents)
+    tree = _blocking(Admin.tree)
     retry = _blocking(Admin.retry)
     pause = _blocking(Admin.pause)
     resume = _blocking(Admin.resume)

@@ -319,6 +319,8 @@ class Worker:
             if claimed.fields is None:
                 raise ValueError("its fields do not pair up")
             job = self.read(job_type, job_id, claimed.fields)
+            if job.depends_on:
+                job.outcomes = claimed.outcomes or {}
         except Exception as exc:  # whatever from_hash cannot take: fail this job, not the loop
             job = Job.from_hash(self.queue, job_id, {b"type": job_type.encode()})
             job.token = claimed.token

@@ -82,7 +82,8 @@ async def test_workers_killed_every_second_lose_no_job(
     counts = await queue.counts()
     failed = counts["failed"]
     assert counts == {
-        "inactive": 0, "active": 0, "complete": total - failed, "failed": failed, "delayed": 0
+        "inactive": 0, "active": 0, "complete": total - failed, "failed": failed, "delayed": 0,
+        "waiting": 0,
     }  # fmt: skip
     stored = {job.job_id: await queue.get_job(job.job_id) for job in jobs}
     complete = {i for i, job in stored.items() if job.state is JobState.COMPLETE}

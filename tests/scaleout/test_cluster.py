@@ -252,7 +252,8 @@ async def test_a_sharded_queue_spreads_one_type_over_the_masters(cluster: LocalC
             await job.wait(20)
         assert [n for to, n in done if to == "ann"] == list(range(5))
         assert await sharded.counts("mail") == {
-            "inactive": 0, "active": 0, "complete": 35, "failed": 0, "delayed": 0
+            "inactive": 0, "active": 0, "complete": 35, "failed": 0, "delayed": 0,
+            "waiting": 0,
         }  # fmt: skip
         await sharded.shutdown()
         await runner

@@ -53,6 +53,7 @@ async def test_stats_types_and_job(api: httpx2.AsyncClient, queue: Queue) -> Non
         "completeCount": 1,
         "failedCount": 1,
         "delayedCount": 0,
+        "waitingCount": 0,
     }
     assert isinstance(stats["workTime"], int)
     assert stats["workTime"] >= 0
@@ -69,7 +70,14 @@ async def test_stats_types_and_job(api: httpx2.AsyncClient, queue: Queue) -> Non
         {
             "type": "work",
             "paused": False,
-            "counts": {"inactive": 0, "active": 0, "complete": 1, "failed": 1, "delayed": 0},
+            "counts": {
+                "inactive": 0,
+                "active": 0,
+                "complete": 1,
+                "failed": 1,
+                "delayed": 0,
+                "waiting": 0,
+            },
             "limits": {"rate": None, "concurrency": None, "key_rate": None},
         }
     ]

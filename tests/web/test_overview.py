@@ -67,19 +67,21 @@ async def test_counts_are_asked_per_queue_and_summed(queues: list[Queue]) -> Non
         config = (await api.get("/config")).json()
     a, b, c = (entry for entry in listed["queues"])
     assert [entry["prefix"] for entry in listed["queues"]] == [q.keys.prefix for q in queues]
-    assert a["counts"] == {"inactive": 0, "active": 0, "complete": 2, "failed": 1, "delayed": 0}
+    assert a["counts"] == {
+        "inactive": 0, "active": 0, "complete": 2, "failed": 1, "delayed": 0, "waiting": 0,
+    }  # fmt: skip
     assert (b["counts"]["inactive"], b["counts"]["delayed"], b["paused"]) == (1, 1, ["later"])
     assert (a["types"], b["types"], c["types"], c["paused"]) == (1, 1, 0, [])
     assert sum(c["counts"].values()) == 0
     assert listed["all"] == {
         "inactive": 1, "active": 0, "complete": 2, "failed": 1, "delayed": 1,
-        "workTime": a["workTime"],
+        "waiting": 0, "workTime": a["workTime"],
     }  # fmt: skip
     assert a["workTime"] >= 0
     assert listed["unreachable"] == 0
     assert kue == {
         "inactiveCount": 1, "activeCount": 0, "completeCount": 2, "failedCount": 1,
-        "delayedCount": 1, "workTime": a["workTime"],
+        "delayedCount": 1, "waitingCount": 0, "workTime": a["workTime"],
     }  # fmt: skip
     assert config == {"tokenRequired": False, "prefixes": [q.keys.prefix for q in queues]}
 

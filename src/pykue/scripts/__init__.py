@@ -266,9 +266,9 @@ class Scripts:
         """Append a line to a job's log; the log's length. JobNotFound."""
         return checked(await self._call("log", (job_id, line)), job_id)
 
-    async def remove(self, job_id: int) -> None:
-        """JobNotFound."""
-        checked(await self._call("remove", (job_id,)), job_id)
+    async def remove(self, job_id: int, force: bool = False) -> None:
+        """JobNotFound; InvalidState while jobs wait for it (unless ``force``)."""
+        checked(await self._call("remove", (job_id, "1" if force else "0")), job_id)
 
     async def retry(self, job_id: int) -> None:
         """JobNotFound; InvalidState (with the job's state) unless it is failed."""

@@ -7,7 +7,9 @@
 -- under maxmemory/noeviction, a disk error, a read-only replica): then nothing is
 -- claimed. Retry at is when the type's rate window admits a start again (ms), -1 when
 -- its rate does not hold the claim back.
--- Each job is {id, HGETALL of the job} with the new fencing token in its 'token' field.
+-- Each job is {id, HGETALL of the job} with the new fencing token in its 'token' field,
+-- and for a job with dependencies a third item, the HGETALL of its deps hash (the
+-- results its handler reads).
 -- The type's limits (keys.limits, see pykue/limits.py) bound what is taken: at most its
 -- concurrency cap minus its active jobs, at most what its rate window admits; a job
 -- whose limit key's window is full moves to delayed until that window admits it, and
@@ -28,7 +30,11 @@ if #taken > 0 then
     local jk = job_key(id)
     local held = redis.call('HMGET', jk, 'state', 'worker')
     if held[1] == 'active' and held[2] == worker then
-      reply[#reply + 1] = {id, redis.call('HGETALL', jk)}
+      local entry = {id, redis.call('HGETALL', jk)}
+      if redis.call('HEXISTS', jk, 'depends_on') == 1 then
+        entry[3] = outcomes_of(id) -- one that is not a hash must not fail the claim
+      end
+      reply[#reply + 1] = entry
     end
   end
   return reply
@@ -132,12 +138,13 @@ while #ids < room and scanned < room + 1000 do
     local jk = job_key(id)
     local h = redis.pcall('HGETALL', jk)
     if h.err then h = {} end -- not a hash (overwritten by hand): no job to run, dropped
-    local updated, token, htype, limit = now, 0, nil, nil
+    local updated, token, htype, limit, linked = now, 0, nil, nil, false
     for k = 1, #h, 2 do
       if h[k] == 'updated_at' then updated = tonumber(h[k + 1]) or now
       elseif h[k] == 'token' then token = tonumber(h[k + 1]) or 0
       elseif h[k] == 'type' then htype = h[k + 1]
-      elseif h[k] == 'limit_key' then limit = h[k + 1] end
+      elseif h[k] == 'limit_key' then limit = h[k + 1]
+      elseif h[k] == 'depends_on' then linked = true end
     end
     if #h > 0 and not admits(limit) then
       park(id, jk, limit)
@@ -164,7 +171,7 @@ while #ids < room and scanned < room + 1000 do
           tostring(now), 'worker', worker, 'token', tostring(token)}) do
         h[#h + 1] = v
       end
-      reply[#reply + 1] = {id, h}
+      reply[#reply + 1] = linked and {id, h, outcomes_of(id)} or {id, h}
       ids[#ids + 1] = id
       active[#active + 1] = id
       active[#active + 1] = id

@@ -7,7 +7,9 @@
 -- Returns one code per job: 0 done (also when this same claim already completed it: a
 -- retried call), -1 no such job (or its key is no job hash), -2 the token is stale or the
 -- job left 'active'.
--- Event: complete (id, type, result) per job.
+-- Its dependents record the result, and those waiting for nothing else are released.
+-- Events: complete (id, type, result) per job, ready (id, type, state) per dependent
+-- released.
 local now = now_ms()
 local trims = {} -- complete index of a type -> the retention policy to apply to it
 -- Index moves are gathered here and done with one variadic call per key after the
@@ -17,7 +19,8 @@ local by_type = {} -- type -> {left = ids, kept = score/id pairs for its complet
 
 local function complete(id, token, result, policy)
   local jk = job_key(id)
-  local fields = job_fields(id, 'state', 'token', 'type', 'attempts_made', 'started_at') or {}
+  local fields = job_fields(id, 'state', 'token', 'type', 'attempts_made', 'started_at',
+    'dependents') or {}
   local state, held, jtype = fields[1], fields[2], fields[3]
   if not state or not jtype then return -1 end
   if held ~= token then return -2 end
@@ -27,6 +30,7 @@ local function complete(id, token, result, policy)
   redis.call('HSET', jk, 'state', 'complete', 'result', result, 'completed_at', now, 'progress', 100,
     'updated_at', now, 'attempts_made', (tonumber(fields[4]) or 0) + 1)
   emit('event', 'complete', 'id', id, 'type', jtype, 'result', result)
+  if fields[6] then dependency_complete(id, result, now) end
   local ran = math.max(0, now - (tonumber(fields[5]) or now))
   bump('work_time', ran)
   bump('completed', 1)

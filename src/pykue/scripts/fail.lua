@@ -7,10 +7,14 @@
 -- Returns {0, made} if the attempt will be retried, {1, made} if the job failed for good,
 -- {2} when this claim already recorded its failure (a retried call), {-1} no such job
 -- (or its key is no job hash), {-2} lease lost.
--- Events: 'failed attempt' (id, type, error, attempts_made) or failed (id, type, error).
+-- A job failed for good takes its dependents with it, as their policies say (see
+-- _common.lua's dependency_failed).
+-- Events: 'failed attempt' (id, type, error, attempts_made) or failed (id, type, error),
+-- and failed or ready per dependent that fails or is released.
 local id, token, message = ARGV[3], ARGV[4], ARGV[5]
 local jk = job_key(id)
-local fields = job_fields(id, 'state', 'token', 'type', 'attempts', 'priority', 'started_at') or {}
+local fields = job_fields(id, 'state', 'token', 'type', 'attempts', 'priority', 'started_at',
+  'dependents') or {}
 local state, held, jtype = fields[1], fields[2], fields[3]
 if not state or not jtype then return {-1} end
 if held ~= token then return {-2} end
@@ -45,5 +49,6 @@ index(id, jtype, 'failed', now)
 bump('failed', 1)
 count_minute(now, 'failed')
 emit('event', 'failed', 'id', id, 'type', jtype, 'error', message)
+if fields[7] then dependency_failed(id, message, now, false) end
 flush_stats()
 return {1, made}

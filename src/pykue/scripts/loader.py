@@ -15,6 +15,7 @@ import re
 from importlib.resources import files
 
 from ..event_names import EVENTS
+from ..flows import HAND_FAILED, MAX_DEPENDENTS, MAX_DEPTH
 from ..keys import INACTIVE_WEIGHT, LAYOUT, layout_parts
 from ..stats import BUCKETS_MS
 
@@ -67,6 +68,9 @@ def prelude() -> str:
         "local MAXLEN = ARGV[2]",
         *(_key_line(key) for key in LAYOUT if key not in PASSED_IN),
         f"local INACTIVE_WEIGHT = {INACTIVE_WEIGHT}",
+        f"local MAX_DEPTH = {MAX_DEPTH}",
+        f"local MAX_DEPENDENTS = {MAX_DEPENDENTS}",
+        f"local HAND_FAILED = '{HAND_FAILED}'",
         "local BUCKETS = {" + ", ".join(str(int(bound)) for bound in BUCKETS_MS) + "}",
     ]
     return "\n".join(lines) + "\n"

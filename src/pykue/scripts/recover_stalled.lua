@@ -5,14 +5,15 @@
 -- ARGV[1] base, ARGV[2] events maxlen, ARGV[3] max stalls, ARGV[4] most jobs per call,
 -- ARGV[5] error record (JSON) stored for a job that fails here
 -- Returns {requeued, failed}.
--- Events: stalled (id, type, stalls) or failed (id, type, error).
+-- Events: stalled (id, type, stalls) or failed (id, type, error), and failed or ready per
+-- dependent of a job failed here (see _common.lua's dependency_failed).
 local now = now_ms()
 local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
 local requeued, failed = 0, 0
 local limit_error = 'job stalled more than allowable limit'
 for _, id in ipairs(expired) do
   local jk = job_key(id)
-  local fields = job_fields(id, 'type', 'priority', 'state') or {}
+  local fields = job_fields(id, 'type', 'priority', 'state', 'dependents') or {}
   if fields[3] ~= 'active' then
     redis.call('ZREM', LEASES, id) -- stray lease of a job that is gone or moved on
   else
@@ -30,6 +31,7 @@ for _, id in ipairs(expired) do
       bump('failed', 1)
       count_minute(now, 'failed')
       emit('event', 'failed', 'id', id, 'type', jtype, 'error', limit_error)
+      if fields[4] then dependency_failed(id, limit_error, now, false) end
       failed = failed + 1
     else
       make_inactive(id, jtype, fields[2], now)

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import raise_for_code, shown
+from ..errors import InvalidJob, raise_for_code, shown
+from ..flows import MAX_DEPENDENTS, MAX_DEPTH
+from ..job import JobState
 
 log = logging.getLogger("pykue")
 
@@ -79,6 +81,8 @@ class Saved:
     event: str | None
     created: bool
     debounced: bool = False  # a pending job of its debounce key took its data instead
+    state: JobState | None = None  # a job just created: the state it was stored in
+    pending: int = 0  # a job just created: its dependencies not done
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,7 @@ class Claimed:
     id: int
     fields: dict[bytes, bytes] | None  # its hash; None when the reply cannot be paired
     token: int  # the fencing token claim.lua wrote (0 if unreadable)
+    outcomes: dict[bytes, bytes] | None = None  # its deps hash, for a job with dependencies
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,14 +175,35 @@ def checked(reply: Any, job_id: int) -> int:
 
 
 def saved(reply: Sequence[Any]) -> list[Saved]:
-    """enqueue.lua's ``{id, event id or '', created}`` per job, flattened."""
+    """enqueue.lua's ``{id, event id or '', created, state, pending}`` per job, flattened; its
+    ``{code, id}`` refusal of a bad dependency raised as InvalidJob."""
+    if len(reply) == 2 and int(reply[0]) < 0:
+        code, dep = int(reply[0]), int(reply[1])
+        if code == ERR_DEPENDENCY:
+            raise InvalidJob(
+                f"dependency {dep} not found (it must exist when its dependent is saved)"
+            )
+        if code == ERR_DEPENDENTS:
+            raise InvalidJob(
+                f"job {dep} would have more than {MAX_DEPENDENTS} dependents (jobs waiting "
+                "for it): the call that ends it updates each one"
+            )
+        raise InvalidJob(f"dependencies nest deeper than {MAX_DEPTH} levels")
     parts = []
-    for i in range(0, len(reply) - 2, 3):
+    for i in range(0, len(reply) - 4, 5):
         event = reply[i + 1]
         text = event.decode() if isinstance(event, bytes) else str(event or "")
         code = int(reply[i + 2])
-        parts.append(Saved(int(reply[i]), text or None, code == 1, code == 2))
+        state = STATE_OF.get(reply[i + 3].decode() if isinstance(reply[i + 3], bytes) else "")
+        pending = int(reply[i + 4])
+        parts.append(Saved(int(reply[i]), text or None, code == 1, code == 2, state, pending))
     return parts
+
+
+STATE_OF = {state.value: state for state in JobState}
+ERR_DEPENDENCY = -5  # enqueue.lua: a dependency id names no job
+ERR_DEPTH = -6  # enqueue.lua: dependencies nest deeper than MAX_DEPTH
+ERR_DEPENDENTS = -7  # enqueue.lua: a job would get more than MAX_DEPENDENTS dependents
 
 
 def token_of(flat: Any) -> int:
@@ -201,8 +227,9 @@ def paired(flat: Any) -> dict[bytes, bytes] | None:
 
 
 def claim(reply: Sequence[Any]) -> Claim:
-    """claim.lua's ``{now, next run, status, retry at, {id, HGETALL}...}``. A job whose id cannot
-    be read is left out (its lease expires and it runs again), with an error logged."""
+    """claim.lua's ``{now, next run, status, retry at, {id, HGETALL[, deps HGETALL]}...}``.
+    A job whose id cannot be read is left out (its lease expires and it runs again), with
+    an error logged."""
     status = reply[2]
     refused = status.decode(errors="replace") if isinstance(status, bytes) else None
     jobs = []
@@ -212,7 +239,8 @@ def claim(reply: Sequence[Any]) -> Claim:
         except Exception:
             log.error("pykue: claimed an unreadable job id %s; left to its lease", shown(entry))
             continue
-        jobs.append(Claimed(job_id, paired(flat), token_of(flat)))
+        outcomes = paired(entry[2]) if len(entry) > 2 else None
+        jobs.append(Claimed(job_id, paired(flat), token_of(flat), outcomes))
     return Claim(
         now=int(reply[0]),
         next_run=int(reply[1]),

@@ -5,10 +5,14 @@
 -- Returns {0} done, {-1} no such job.
 -- An active job's fencing token is bumped, so its worker's late answer is refused and
 -- the worker drops the job at its next lease renewal.
--- Event: state (id, type, from, to).
+-- Its dependents learn of it as of a worker's outcome: set complete, they record it
+-- (with the result it has, null if none) and may be released; set failed, they follow
+-- their policy; moved out of failed, they forget its failure (see _common.lua).
+-- Events: state (id, type, from, to), and ready, failed or state per dependent moved.
 local id, target = ARGV[3], ARGV[4]
 local jk = job_key(id)
-local fields = redis.call('HMGET', jk, 'state', 'type', 'priority', 'run_at')
+local fields = redis.call('HMGET', jk, 'state', 'type', 'priority', 'run_at', 'dependents',
+  'result', 'error')
 local state, jtype = fields[1], fields[2]
 if not state then return {-1} end
 if state == target then return {0} end
@@ -30,4 +34,13 @@ else
   index(id, jtype, target, now)
 end
 emit('event', 'state', 'id', id, 'type', jtype, 'from', state, 'to', target)
+if fields[5] then
+  if state == 'failed' then dependency_retried(id, now) end
+  if target == 'complete' then
+    dependency_complete(id, fields[6] or 'null', now)
+  elseif target == 'failed' then
+    dependency_failed(id, fields[7] or HAND_FAILED, now, false)
+  end
+end
+flush_stats()
 return {0}
