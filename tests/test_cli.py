@@ -317,7 +317,7 @@ def test_enqueue_then_stats_shows_it(cli: Cli, raw: redis.Redis, prefix: str) ->
     assert json.loads(fields["backoff"]) == {"type": "exponential", "delay": 1.5}
 
     found = cli.json("stats")
-    expected = {"inactive": 1, "active": 0, "complete": 0, "failed": 0, "delayed": 1}
+    expected = {"inactive": 1, "active": 0, "complete": 0, "failed": 0, "delayed": 1, "waiting": 0}
     assert found["all"] == expected
     assert found["types"] == {"email": expected}
     table = cli.ok("stats")
@@ -621,6 +621,7 @@ def test_stats_over_the_shards_of_a_sharded_queue(cli: Cli, raw: redis.Redis, pr
             "complete": 0,
             "failed": 0,
             "delayed": 0,
+            "waiting": 0,
         }
         table = cli.ok("stats", "--shards", "3")
         assert f"sharded queue '{prefix}'" in table

@@ -1,7 +1,8 @@
 """The job commands: ``pykue enqueue`` (one job, optionally waiting for it, or a JSON
-Lines file of them in bulk), ``pykue jobs list|show|retry|remove`` and ``pykue stats``
-(jobs per state, overall and per type with the type's limits; with ``--queues A,B`` or
-``--shards K``, per queue over several queues, and their sum).
+Lines file of them in bulk; either may depend on other jobs), ``pykue jobs
+list|show|tree|retry|remove`` and ``pykue stats`` (jobs per state, overall and per type
+with the type's limits; with ``--queues A,B`` or ``--shards K``, per queue over several
+queues, and their sum).
 
 Bad input is refused before Redis is reached (exit 2): a bulk file is checked line by
 line, and the job options with the Job's own rules, before anything is enqueued.
@@ -24,7 +25,7 @@ from ..queue import Queue
 from ..stats import add_counts
 from . import options as params
 from .options import Options
-from .render import counts_table, job_details, jobs_table, print_json
+from .render import Shown, counts_table, job_details, jobs_table, print_json, tree_text
 from .runtime import CliError, opened, run, say
 
 CHUNK = 500  # jobs per add_bulk call of a bulk enqueue
@@ -105,13 +106,15 @@ async def enqueue_bulk(
     queue: Queue, job_type: str, items: list[dict[str, Any]], opts: dict[str, Any]
 ) -> int:
     """Save ``items`` as jobs with ``queue.add_bulk``, CHUNK at a time, with a progress bar
-    on stderr. Returns how many were created."""
+    on stderr when it is a terminal (a log or a pipe gets the error line alone). Returns
+    how many were created."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     created = 0
     columns = (TextColumn("enqueueing {task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=Console(stderr=True)) as progress:
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task(job_type, total=len(items))
         for start in range(0, len(items), CHUNK):
             jobs = [queue.create(job_type, data, **opts) for data in items[start : start + CHUNK]]
@@ -180,6 +183,21 @@ async def save_many(
     help="With --debounce: the job waits this long, again after each save of KEY.",
 )
 @click.option("--limit-key", metavar="KEY", help="The key the type's per-key rate counts it under.")
+@click.option(
+    "--depends-on",
+    metavar="ID",
+    multiple=True,
+    callback=params.job_ids,
+    help="Run only after job ID has completed (repeat for several); meanwhile the job "
+    "is waiting. ID must be a job of this queue.",
+)
+@click.option(
+    "--on-dependency-failure",
+    "on_dependency_failure",
+    type=params.POLICY,
+    help="With --depends-on, when a dependency fails for good: fail too (the default), "
+    "ignore it and run, or wait for a retry of it.",
+)
 @click.option("--wait", is_flag=True, help="Wait for the job to end and print its result (JSON).")
 @click.option(
     "--timeout",
@@ -203,6 +221,8 @@ def enqueue(
     debounce: str | None,
     debounce_for: float | None,
     limit_key: str | None,
+    depends_on: list[int],
+    on_dependency_failure: str | None,
     wait: bool,
     timeout: float | None,
 ) -> None:
@@ -212,9 +232,11 @@ def enqueue(
       pykue enqueue email '{"to": "a@b.c"}' --priority high --attempts 3
       pykue enqueue email '{"to": "a@b.c"}' --wait --timeout 30
       pykue enqueue email --file jobs.jsonl
+      pykue enqueue report '{}' --depends-on 3 --depends-on 4
 
     With --wait, the job's result is printed as JSON once it completes; a failed
-    job exits 1 with its error.
+    job exits 1 with its error. With --depends-on, the job is waiting until those
+    jobs have completed (with --file, every job of the file waits for them).
     """
     if data is not None and source is not None:
         raise click.UsageError("give JSON or --file, not both")
@@ -224,6 +246,8 @@ def enqueue(
         raise click.UsageError("--timeout needs --wait")
     if wait and source is not None:
         raise click.UsageError("--wait works with one job, not with --file")
+    if on_dependency_failure is not None and not depends_on:
+        raise click.UsageError("--on-dependency-failure needs --depends-on")
     opts: dict[str, Any] = {
         "priority": priority,
         "attempts": attempts,
@@ -237,6 +261,8 @@ def enqueue(
         "debounce": debounce,
         "debounce_for": debounce_for,
         "limit_key": limit_key,
+        "depends_on": depends_on or None,
+        "on_dependency_failure": on_dependency_failure,
     }
     opts.update({name: value for name, value in keyed.items() if value is not None})
     queue = options.queue()
@@ -255,7 +281,7 @@ def enqueue(
 
 @click.group()
 def jobs() -> None:
-    """List jobs, show one, retry a failed one or remove one."""
+    """List jobs, show one or its tree of dependencies, retry a failed one or remove one."""
 
 
 async def _list(queue: Queue, state: str | None, **page: Any) -> list[Job]:
@@ -301,23 +327,62 @@ def list_jobs(
         jobs_table(found)
 
 
-async def _show(queue: Queue, job_id: int) -> tuple[Job, list[str], list[dict[str, Any]]]:
+async def _show(queue: Queue, job_id: int, as_json: bool) -> Shown:
     async with opened(queue):
         job = await queue.get_job(job_id)
-        return job, await queue.get_log(job_id), await queue.get_errors(job_id)
+        log, errors = await queue.get_log(job_id), await queue.get_errors(job_id)
+        dependents = await queue.dependents(job_id)
+        # the text names each dependency and dependent with its type and state: the
+        # tree's first level holds them, read in one round trip per level
+        tree = None if as_json else await queue.tree(job_id)
+        return Shown(job, log, errors, dependents, tree)
 
 
-@jobs.command("show", short_help="Show a job with its log and errors.")
+@jobs.command("show", short_help="Show a job with its log, errors and dependencies.")
 @click.argument("job_id", metavar="ID", callback=params.job_id)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_obj
 def show(options: Options, job_id: int, as_json: bool) -> None:
-    """Show a job's fields, its log lines and each failed attempt with its traceback."""
-    job, log, errors = run(_show(options.queue(), job_id))
+    """Show a job's fields, what it depends on and what depends on it, its log lines
+    and each failed attempt with its traceback.
+
+    --json prints the job as 'jobs list --json' does (its depends_on ids included) with
+    its dependents' ids, log and errors; 'pykue jobs tree ID --json' has the types,
+    states and outcomes of the dependencies.
+    """
+    found = run(_show(options.queue(), job_id, as_json))
     if as_json:
-        print_json({**job.to_dict(), "log": log, "errors": errors})
+        view = found.job.to_dict()
+        print_json(
+            {**view, "dependents": found.dependents, "log": found.log, "errors": found.errors}
+        )
     else:
-        job_details(job, log, errors)
+        job_details(found)
+
+
+async def _tree(queue: Queue, job_id: int) -> dict[str, Any]:
+    async with opened(queue):
+        return await queue.tree(job_id)
+
+
+@jobs.command("tree", short_help="Show what a job waits for, recursively, and what waits for it.")
+@click.argument("job_id", metavar="ID", callback=params.job_id)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_obj
+def tree(options: Options, job_id: int, as_json: bool) -> None:
+    """Show the job, what it depends on, what those depend on and so on, each as
+    '#ID TYPE STATE (OUTCOME)', and the jobs that depend on it.
+
+    OUTCOME is how a dependency ended as its dependent recorded it: complete, failed,
+    ignored, removed, or pending while unfinished. A job met a second time (two jobs
+    depending on it) is marked repeated, without its dependencies again; at most
+    1,000 jobs are shown.
+    """
+    found = run(_tree(options.queue(), job_id))
+    if as_json:
+        print_json(found)
+    else:
+        tree_text(found)
 
 
 async def _retry(queue: Queue, job_id: int) -> None:
@@ -337,17 +402,28 @@ def retry(options: Options, job_id: int) -> None:
     say(f"job {job_id} retried")
 
 
-async def _remove(queue: Queue, job_id: int) -> None:
+async def _remove(queue: Queue, job_id: int, force: bool) -> None:
     async with opened(queue):
-        await queue.remove(job_id)
+        try:
+            await queue.remove(job_id, force=force)
+        except InvalidState as exc:
+            raise CliError(f"{exc} (on the command line: --force)") from None
 
 
 @jobs.command("remove")
 @click.argument("job_id", metavar="ID", callback=params.job_id)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Remove it even if jobs wait for it: they fail with 'dependency ID removed'.",
+)
 @click.pass_obj
-def remove(options: Options, job_id: int) -> None:
-    """Delete a job in any state (a worker running it loses its lease)."""
-    run(_remove(options.queue(), job_id))
+def remove(options: Options, job_id: int, force: bool) -> None:
+    """Delete a job in any state (a worker running it loses its lease).
+
+    A job that other jobs wait for (they depend on it) is removed only with --force.
+    """
+    run(_remove(options.queue(), job_id, force))
     say(f"job {job_id} removed")
 
 
@@ -381,8 +457,8 @@ async def collect_many(queues: list[Queue]) -> dict[str, Any]:
 @params.many_queues("Count", "a row each, and their sum")
 @click.pass_obj
 def stats(options: Options, as_json: bool, prefixes: list[str] | None, shards: int | None) -> None:
-    """Count the jobs in each state (inactive, active, complete, failed, delayed),
-    overall and per job type; or per queue over several queues."""
+    """Count the jobs in each state (inactive, active, complete, failed, delayed,
+    waiting), overall and per job type; or per queue over several queues."""
     queues = options.queues(prefixes, shards)
     if queues is not None:
         found = run(collect_many(queues))

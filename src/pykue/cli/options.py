@@ -33,6 +33,7 @@ from ..errors import (
     check_seconds,
     shown,
 )
+from ..flows import POLICIES
 from ..job import MAX_SECONDS, PRIORITIES, parse_backoff, parse_priority
 from ..keys import STATES, check_name
 from ..queue import Queue
@@ -44,6 +45,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 Callback = Callable[[click.Context, click.Parameter, str | None], Any]
 PRIORITY_METAVAR = "[" + "|".join(PRIORITIES) + "|INT]"
 STATE = click.Choice(STATES)
+POLICY = click.Choice(POLICIES)
 INTEGER = re.compile(r"-?[0-9]+")
 DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
@@ -211,8 +213,16 @@ index = int_from(0, MAX_INDEX - 1, "just below 2**53")
 
 def job_id(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     """A job id: a positive integer (pykue's ``check_id``)."""
-    if value is None:
-        return None
+    return None if value is None else _job_id(ctx, param, value)
+
+
+def job_ids(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[int]:
+    """The ids of a repeatable option (``--depends-on 3 --depends-on 4``), in order; the
+    rules about the list (once each, how many) are the Job's, checked when it is built."""
+    return [_job_id(ctx, param, each) for each in value]
+
+
+def _job_id(ctx: click.Context, param: click.Parameter, value: str) -> int:
     try:
         return check_id(integer(value))
     except ValueError:  # also InvalidArgument

@@ -7,11 +7,13 @@ are never read as markup.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..flows import MAX_TREE
 from ..job import PRIORITIES, Job
 from ..keys import STATES
 from .runtime import say
@@ -197,13 +199,84 @@ def jobs_table(jobs: list[Job]) -> None:
     console().print(table)
 
 
-STATE_STYLES = {"complete": "green", "failed": "red", "active": "cyan", "delayed": "yellow"}
+STATE_STYLES = {
+    "complete": "green",
+    "failed": "red",
+    "active": "cyan",
+    "delayed": "yellow",
+    "waiting": "magenta",
+}
 
 
-def job_details(job: Job, log: list[str], errors: list[dict[str, Any]]) -> None:
+@dataclass(frozen=True)
+class Shown:
+    """What ``jobs show`` prints: the job, its log, its errors, the ids of its dependents
+    and (for the text) its tree (``Admin.tree``)."""
+
+    job: Job
+    log: list[str]
+    errors: list[dict[str, Any]]
+    dependents: list[int]
+    tree: dict[str, Any] | None
+
+
+def node_text(node: dict[str, Any], dependency: bool = True) -> str:
+    """A node of a tree as ``#3 fetch complete (complete)``: id, type, state and, for a
+    dependency, how it ended as its dependent recorded it (pending while unfinished).
+    A dependency removed since shows as ``#3 (job gone) (removed)``."""
+    if node.get("type") is None:
+        text = f"#{node['id']} (job gone)"
+    else:
+        text = f"#{node['id']} {node['type']} {node.get('state') or '-'}"
+    if dependency:
+        text += f" ({node.get('outcome') or 'pending'})"
+    if node.get("repeated"):
+        text += " (repeated: its dependencies are shown once)"
+    return text
+
+
+def tree_text(tree: dict[str, Any]) -> None:
+    """``Admin.tree``'s dict, indented two spaces a level, then the jobs depending on
+    its root. Walked with a stack, not recursion: a tree may be 100 levels deep."""
+    lines = [node_text(tree, dependency=False)]
+    stack = [(child, 1) for child in reversed(tree["depends_on"])]
+    while stack:
+        node, depth = stack.pop()
+        lines.append("  " * depth + node_text(node))
+        stack.extend((child, depth + 1) for child in reversed(node.get("depends_on", [])))
+    if tree.get("truncated"):
+        lines.append(f"(truncated: at most {MAX_TREE} jobs are shown)")
+    dependents = tree.get("dependents", [])
+    lines.append(f"dependents ({len(dependents)})")
+    lines.extend("  " + node_text(node, dependency=False) for node in dependents)
+    say("\n".join(lines))
+
+
+def dependency_lines(found: Shown) -> list[tuple[str, list[str]]]:
+    """The sections of ``jobs show`` about dependencies, each a title and its lines:
+    what the job depends on and what depends on it (none when it has neither)."""
+    job, tree = found.job, found.tree or {}
+    sections = []
+    listed = [node_text(node) for node in tree.get("depends_on", [])]
+    if job.depends_on:
+        missing = len(job.depends_on) - len(listed)
+        if missing > 0:  # the tree stops at MAX_TREE nodes
+            listed.append(f"and {missing} more (see 'pykue jobs tree {job.id} --json')")
+        sections.append((f"depends on ({len(job.depends_on)})", listed))
+    named = [node_text(node, dependency=False) for node in tree.get("dependents", [])]
+    if found.dependents:
+        missing = len(found.dependents) - len(named)
+        if missing > 0:  # past MAX_TREE, or removed while being read
+            named.append(f"and {missing} more")
+        sections.append((f"dependents ({len(found.dependents)})", named))
+    return sections
+
+
+def job_details(found: Shown) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    job, log, errors = found.job, found.log, found.errors
     out = console()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -227,6 +300,12 @@ def job_details(job: Job, log: list[str], errors: list[dict[str, Any]]) -> None:
         ("stalls", str(job.stalls)),
         ("worker", job.worker or "-"),
     ]
+    if job.depends_on:
+        done = len(job.depends_on) - job.pending_dependencies
+        rows.append(("dependencies", f"{done} of {len(job.depends_on)} done"))
+        rows.append(("on dependency failure", job.on_dependency_failure))
+    if job.failed_by is not None:
+        rows.append(("failed by", f"dependency {job.failed_by}"))
     for name in ("created", "updated", "started", "completed", "failed", "run"):
         rows.append((f"{name} at", when(getattr(job, f"{name}_at"))))
     if job.corrupt:
@@ -234,6 +313,11 @@ def job_details(job: Job, log: list[str], errors: list[dict[str, Any]]) -> None:
     for name, value in rows:
         grid.add_row(name, Text(value, style="red" if name == "corrupt" else ""))
     out.print(grid)
+    for title, lines in dependency_lines(found):
+        out.print()
+        out.print(Text(title, style="bold"))
+        for line in lines:
+            out.print(Text("  " + line))
     out.print()
     out.print(Text(f"log ({len(log)})", style="bold"))
     for line in log:
