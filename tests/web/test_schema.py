@@ -108,6 +108,29 @@ def test_the_schedule_and_limits_routes_are_documented() -> None:
     assert types["items"]["properties"]["limits"] == {"$ref": "#/components/schemas/Limits"}
 
 
+def test_the_dependency_routes_are_documented() -> None:
+    spec = create_app(Queue(url="redis://127.0.0.1:1", prefix="doc")).openapi()
+    tree = spec["paths"]["/job/{id_text}/tree"]
+    assert set(tree) == {"get"}
+    assert {"400", "404", "503"} <= set(tree["get"]["responses"])
+    answer = tree["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/Tree"}
+    schemas = spec["components"]["schemas"]
+    node = schemas["TreeNode"]["properties"]["depends_on"]["items"]
+    assert node == {"$ref": "#/components/schemas/TreeNode"}  # recursive
+    assert "dependents" in schemas["Tree"]["required"]
+    remove = spec["paths"]["/job/{id_text}"]["delete"]
+    force = next(p for p in remove["parameters"] if p["name"] == "force")
+    assert (force["in"], force["schema"]["enum"]) == ("query", ["true", "false"])
+    assert "409" in remove["responses"]
+    new_job = schemas["NewJob"]["properties"]
+    assert new_job["depends_on"]["maxItems"] == 1000
+    assert new_job["depends_on"]["items"]["minimum"] == 1
+    assert set(new_job["on_dependency_failure"]["enum"]) == {"fail", "ignore", "wait", None}
+    listed = spec["paths"]["/jobs/{state}/{span_text}/{order}"]["get"]["parameters"]
+    assert "waiting" in next(p for p in listed if p["name"] == "state")["schema"]["enum"]
+
+
 def test_responses_match_the_schema(live: tuple[str, FastAPI]) -> None:
     base, app = live
     schema = schemathesis.openapi.from_dict(app.openapi())

@@ -21,6 +21,8 @@ OPTIONS = {
     *("priority", "attempts", "delay", "ttl", "backoff", "remove_on_complete"),
     *("unique", "unique_for", "debounce", "debounce_for", "limit_key"),
 }
+DEPENDENCY_FIELDS = ("depends_on", "on_dependency_failure")
+JOB_FIELDS = {"type", "data", "options", *DEPENDENCY_FIELDS}
 MAX_BATCH = 1000
 SCHEDULE_FIELDS = {"type", "cron", "every", "tz", "data", "catch_up", "options"}
 SCHEDULE_OPTIONS = {"priority", "attempts", "backoff", "ttl", "remove_on_complete", "limit_key"}
@@ -96,7 +98,14 @@ async def search(request: Request, q: str = "") -> list[int]:
 
 @router.get("/job/{id_text}")
 async def get_job(request: Request, id_text: str) -> dict[str, Any]:
-    return (await queue_of(request).get_job(job_id(id_text))).to_dict()
+    queue = queue_of(request)
+    found = await queue.get_job(job_id(id_text))
+    return {**found.to_dict(), "dependents": await queue.dependents(found.job_id)}
+
+
+@router.get("/job/{id_text}/tree")
+async def get_tree(request: Request, id_text: str) -> dict[str, Any]:
+    return await queue_of(request).tree(job_id(id_text))
 
 
 @router.get("/job/{id_text}/log")
@@ -177,9 +186,10 @@ def saved(job: Job) -> dict[str, Any]:
 def build_job(queue: Queue, item: object) -> Job:
     if not isinstance(item, dict):
         raise InvalidJob("each job must be an object: {type, data, options}")
-    unknown = set(item) - {"type", "data", "options"}
+    unknown = set(item) - JOB_FIELDS
     if unknown:
-        raise InvalidJob(f"unknown job fields {shown(sorted(unknown))}; use type, data, options")
+        fields = ", ".join(sorted(JOB_FIELDS))
+        raise InvalidJob(f"unknown job fields {shown(sorted(unknown))}; use {fields}")
     options = item.get("options")
     if options is None:
         options = {}
@@ -187,7 +197,11 @@ def build_job(queue: Queue, item: object) -> Job:
         raise InvalidJob(f"options must be an object with keys from {sorted(OPTIONS)}")
     if "type" not in item:
         raise InvalidJob("a job needs a type")
-    return queue.create(item["type"], item.get("data"), **options)
+    # null stands for left out, as for data and options; create() checks the values
+    links: dict[str, Any] = {
+        name: item[name] for name in DEPENDENCY_FIELDS if item.get(name) is not None
+    }
+    return queue.create(item["type"], item.get("data"), **options, **links)
 
 
 @router.put("/job/{id_text}/state/{state}")
@@ -205,10 +219,21 @@ async def set_priority(request: Request, id_text: str, priority: str) -> dict[st
 
 
 @router.delete("/job/{id_text}")
-async def remove(request: Request, id_text: str) -> dict[str, str]:
+async def remove(request: Request, id_text: str, force: str = "false") -> dict[str, str]:
+    """409 while jobs wait for the job; ``?force=true`` removes it and fails them."""
     found = job_id(id_text)
-    await queue_of(request).remove(found)
+    await queue_of(request).remove(found, force=flag("force", request, force))
     return {"message": f"job {found} removed"}
+
+
+def flag(name: str, request: Request, value: str) -> bool:
+    """A ``true``/``false`` query parameter, given at most once: a typo must not turn a
+    forced removal into a refused one or the other way round without saying so."""
+    if len(request.query_params.getlist(name)) > 1:
+        raise InvalidArgument(f"give {name} once, as true or false")
+    if value not in ("true", "false"):
+        raise InvalidArgument(f"{name} must be true or false, got {shown(value)}")
+    return value == "true"
 
 
 @router.post("/job/{id_text}/retry")

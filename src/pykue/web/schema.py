@@ -3,8 +3,8 @@
 FastAPI's own lists 200 and a 422 that is never sent (validation errors answer 400).
 This one lists the errors the guard and the routes answer, all ``{"error": message}``,
 the patterns each path segment must match, the bodies of ``POST /job``, ``PUT
-/schedules/{key}`` and ``PUT /types/{job_type}/limits``, and the answers of the schedule
-and limits routes.
+/schedules/{key}`` and ``PUT /types/{job_type}/limits``, and the answers of the schedule,
+limits and tree routes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from ..errors import MAX_INDEX
+from ..flows import MAX_DEPENDENCIES, POLICIES
 from ..job import MAX_SECONDS, PRIORITIES
 from ..keys import STATES
 from ..limits import MAX_CAP, MAX_RATE_COUNT, MAX_RATE_PER
@@ -83,8 +85,56 @@ JOB = {
             "additionalProperties": False,
             "properties": JOB_OPTIONS,
         },
+        "depends_on": {
+            "type": ["array", "null"],
+            "items": {"type": "integer", "minimum": 1, "maximum": MAX_INDEX - 1},
+            "maxItems": MAX_DEPENDENCIES,
+            "uniqueItems": True,
+            "description": "ids of jobs of this queue that must complete first",
+        },
+        "on_dependency_failure": {
+            "type": ["string", "null"],
+            "enum": [*POLICIES, None],
+            "description": "what the job does when a dependency fails for good (default fail)",
+        },
     },
 }
+# GET /job/{id}/tree: a dependency node holds its own dependencies (recursively)
+OUTCOME = {"type": ["string", "null"], "enum": ["complete", "failed", "ignored", "removed", None]}
+NODE_FIELDS: dict[str, Any] = {
+    "id": {"type": "integer"},
+    "type": {"type": ["string", "null"], "description": "null: the job was removed"},
+    "state": {"type": ["string", "null"], "enum": [*STATES, None]},
+    "outcome": OUTCOME,
+    "depends_on": {"type": "array", "items": {"$ref": "#/components/schemas/TreeNode"}},
+    "repeated": {"type": "boolean", "description": "shown before in the tree: no subtree"},
+}
+TREE_NODE = {
+    "type": "object",
+    "required": ["id", "type", "state", "outcome", "depends_on"],
+    "properties": NODE_FIELDS,
+}
+TREE = {
+    "type": "object",
+    "required": ["id", "type", "state", "outcome", "depends_on", "dependents"],
+    "properties": {
+        **NODE_FIELDS,
+        "dependents": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "type", "state"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "type": {"type": "string"},
+                    "state": {"type": ["string", "null"], "enum": [*STATES, None]},
+                },
+            },
+        },
+        "truncated": {"type": "boolean", "description": "over 1,000 nodes: the rest left out"},
+    },
+}
+FORCE = {"type": "string", "enum": ["true", "false"], "default": "false"}
 SCHEDULE_OPTIONS = {
     **{
         name: rule
@@ -228,6 +278,8 @@ ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/schedules/{key}"): ONE_SCHEDULE,
     ("put", "/schedules/{key}"): ONE_SCHEDULE,
     ("delete", "/schedules/{key}"): MESSAGE,
+    ("get", "/job/{id_text}/tree"): {"$ref": "#/components/schemas/Tree"},
+    ("delete", "/job/{id_text}"): MESSAGE,
 }
 
 
@@ -288,6 +340,9 @@ def true_schema(app: FastAPI) -> dict[str, Any]:
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path" and parameter["name"] in SEGMENTS:
                     parameter["schema"] = SEGMENTS[parameter["name"]]
+                if parameter.get("in") == "query" and parameter["name"] == "force":
+                    parameter["schema"] = FORCE
+                    parameter["description"] = "true: remove it even while jobs wait for it"
             if path.endswith("/events"):
                 responses["200"] = {
                     "description": "Server-Sent Events, one per queue event",
@@ -311,4 +366,6 @@ def true_schema(app: FastAPI) -> dict[str, Any]:
     schemas["Schedule"] = SCHEDULE
     schemas["Limits"] = LIMITS
     schemas["LimitsChange"] = LIMITS_CHANGE
+    schemas["Tree"] = TREE
+    schemas["TreeNode"] = TREE_NODE
     return spec

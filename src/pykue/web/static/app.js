@@ -2,23 +2,25 @@
 // mounted under any prefix. Job text only ever reaches the DOM through text nodes.
 "use strict";
 
-const STATES = ["inactive", "active", "complete", "failed", "delayed"];
+const STATES = ["inactive", "active", "complete", "failed", "delayed", "waiting"];
 const PRIORITIES = { low: 10, normal: 0, medium: -5, high: -10, critical: -15 };
 const PAGE_SIZE = 50;
 const TOKEN_KEY = "pykue.token";
 
 // Where an event moves a job: [from, to]; null means unknown (or gone).
 const MOVES = {
-  enqueue: (ev) => [null, ev.state || "inactive"],
+  enqueue: (ev) => [null, ev.state || "inactive"], // waiting (or failed) with dependencies
+  ready: (ev) => ["waiting", ev.state || null], // its dependencies are done
   start: () => ["inactive", "active"],
   complete: () => ["active", "complete"],
-  failed: () => ["active", "failed"],
+  // a worker's last attempt, or a dependency that failed while the job was waiting
+  failed: (ev) => [knownState(ev.id), "failed"],
   "failed attempt": () => ["active", null], // back to inactive or delayed: a refetch tells
   stalled: () => ["active", "inactive"],
   released: () => ["active", "inactive"],
   promotion: () => ["delayed", "inactive"],
-  retry: () => ["failed", "inactive"],
-  remove: (ev) => [rowState(ev.id), null],
+  retry: () => ["failed", null], // inactive, or waiting again for its dependencies
+  remove: (ev) => [knownState(ev.id), null],
   state: (ev) => [ev.from || null, ev.to || null],
 };
 
@@ -33,6 +35,11 @@ const ui = {
   scheduleTimer: null, // reloads the schedules just after the next one is due
   openJob: null, // id of the job shown in the panel
   panelKey: "", // what the panel shows, to skip re-renders that would reset it
+  panelData: null, // the answers the panel was last drawn from
+  panelLinks: new Set(), // ids of the jobs the panel lists: their events redraw it
+  refusal: null, // {id, text}: the open job's removal was refused, as jobs wait for it
+  // job id -> the state its latest event moved it to: where its next move starts from
+  states: new Map(),
   listLoads: 0, // sequence number of job-list fetches: only the newest one renders
   // job id -> latest percent from the event stream: fresher than a list fetched meanwhile
   progress: new Map(),
@@ -45,6 +52,7 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 const rowOf = (id) => $(`#job-list [data-job-id="${CSS.escape(String(id))}"]`);
 const rowState = (id) => rowOf(id)?.dataset.state ?? null;
+const knownState = (id) => ui.states.get(id) ?? rowState(id);
 const scheduleRowOf = (key) => $(`#schedules-body [data-schedule-key="${CSS.escape(key)}"]`);
 
 // ---------------------------------------------------------------- small helpers
@@ -355,6 +363,8 @@ function jobRow(job) {
       el("span", { class: `prio prio-${priority}` }, priority),
       el("span", { title: "attempts made / allowed" },
         `${job.attempts?.made ?? 0}/${job.attempts?.max ?? 1}`),
+      job.state === "waiting" && el("span", { title: "dependencies not done yet" },
+        `waits for ${job.pending_dependencies ?? "?"}`),
       timeEl(stateTime(job))),
     progressBar(percentOf(job), `Progress of job ${job.id}`),
     job.state === "failed" && job.error && el("span", { class: "job-error" }, job.error),
@@ -476,7 +486,10 @@ function route() {
 
 function openJob(id) {
   const panel = $("#job-panel");
-  if (ui.openJob !== id) panel.replaceChildren(el("p", { class: "muted" }, `Loading job #${id}…`));
+  if (ui.openJob !== id) {
+    panel.replaceChildren(el("p", { class: "muted" }, `Loading job #${id}…`));
+    ui.refusal = null;
+  }
   ui.openJob = id;
   ui.panelKey = "";
   panel.dataset.jobId = String(id);
@@ -489,7 +502,8 @@ function openJob(id) {
 function closePanel(updateUrl = true) {
   if (ui.openJob == null) return;
   const id = ui.openJob;
-  ui.openJob = null;
+  Object.assign(ui, { openJob: null, panelData: null, refusal: null });
+  ui.panelLinks.clear();
   const panel = $("#job-panel");
   panel.hidden = true;
   panel.replaceChildren();
@@ -504,9 +518,9 @@ async function loadPanel() {
   const id = ui.openJob;
   if (id == null) return;
   try {
-    const [job, errors, log] = await Promise.all([
-      api("GET", `job/${id}`), api("GET", `job/${id}/errors`), api("GET", `job/${id}/log`)]);
-    if (ui.openJob === id) renderPanel(job, errors, log);
+    const answers = await Promise.all([api("GET", `job/${id}`), api("GET", `job/${id}/errors`),
+      api("GET", `job/${id}/log`), api("GET", `job/${id}/tree`)]);
+    if (ui.openJob === id) renderPanel(...answers);
   } catch (err) {
     if (ui.openJob !== id) return;
     renderPanelError(id, err.status === 404 ? `Job #${id} does not exist (any more).` : err.message);
@@ -521,17 +535,21 @@ function panelHeader(title, ...extra) {
 }
 
 function renderPanelError(id, text) {
-  ui.panelKey = "";
+  Object.assign(ui, { panelKey: "", panelData: null, refusal: null });
+  ui.panelLinks.clear();
   $("#job-panel").replaceChildren(panelHeader(`Job #${id}`), el("p", { class: "empty" }, text));
 }
 
-function renderPanel(job, errors, log) {
-  const key = JSON.stringify([{ ...job, progress: 0 }, errors, log]);
+function renderPanel(job, errors, log, tree) {
+  const key = JSON.stringify([{ ...job, progress: 0 }, errors, log, tree, ui.refusal]);
   setProgress($("#job-panel .panel-state"), percentOf(job));
   if (key === ui.panelKey) return;
   ui.panelKey = key;
+  ui.panelData = [job, errors, log, tree];
+  ui.panelLinks = new Set([...(job.depends_on || []), ...(job.dependents || [])]);
   const panel = $("#job-panel");
   const focused = document.activeElement?.closest?.("#job-panel [data-action]")?.dataset.action;
+  const focusedLink = document.activeElement?.closest?.("#job-panel [data-link-id]")?.dataset.linkId;
   const openDetails = $$("details", panel).map((d) => d.open);
   const block = (title, value, cls) => value != null && value !== "" &&
     section(title, el("pre", { class: cls }, pretty(value)));
@@ -541,7 +559,10 @@ function renderPanel(job, errors, log) {
       el("span", { class: `badge state-${job.state}` }, job.state),
       progressBar(percentOf(job), `Progress of job ${job.id}`)),
     panelActions(job),
+    refusalBox(job),
     el("dl", { class: "facts" }, facts(job).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+    dependencySection(job, tree),
+    dependentSection(job, tree),
     block("Data", job.data),
     block("Progress data", job.progress_data),
     block("Result", job.result),
@@ -554,6 +575,7 @@ function renderPanel(job, errors, log) {
   ]));
   $$("details", panel).forEach((d, i) => { d.open = openDetails[i] ?? false; });
   if (focused) $(`[data-action="${focused}"]`, panel)?.focus();
+  if (focusedLink) $(`[data-link-id="${CSS.escape(focusedLink)}"]`, panel)?.focus();
 }
 
 function section(title, ...body) {
@@ -580,7 +602,65 @@ function facts(job) {
     job.limit_key && ["Limit key", job.limit_key],
     job.ttl && ["TTL", `${job.ttl} s`],
     job.backoff && ["Backoff", `${job.backoff.type}, ${job.backoff.delay} s`],
+    job.depends_on?.length > 0 && ["If a dependency fails",
+      POLICIES[job.on_dependency_failure] ?? String(job.on_dependency_failure)],
   ]);
+}
+
+// What on_dependency_failure makes a dependent do when a dependency fails for good.
+const POLICIES = {
+  fail: "it fails too",
+  ignore: "it runs anyway",
+  wait: "it waits for a retry",
+};
+
+/** A link that opens job `id`'s panel (the same #job/ID address as a row). */
+function jobLink(id, type) {
+  return el("a", { href: `#job/${id}`, class: "job-link", "data-link-id": id },
+    el("span", { class: "job-id" }, `#${id}`), type != null && " ",
+    type != null && el("span", { class: "job-type" }, type));
+}
+
+/** One job of a flow in the panel: its link, state and, for a dependency, its outcome. */
+function flowItem(node, outcome) {
+  const removed = node.type == null; // nothing left to open
+  return el("li", { "data-flow-id": node.id },
+    removed ? el("span", { class: "job-id" }, `#${node.id}`) : jobLink(node.id, node.type),
+    node.state && el("span", { class: `badge state-${node.state}` }, node.state),
+    outcome && el("span", { class: `outcome outcome-${outcome}`, "data-outcome": outcome },
+      outcome));
+}
+
+function flowList(name, items, total) {
+  const rest = total - items.length; // past the tree's 1,000 nodes
+  return [el("ul", { class: "flow-list", "data-list": name }, items),
+    rest > 0 && el("p", { class: "muted" }, `… and ${rest.toLocaleString()} more`)];
+}
+
+/** What the job waits for: each dependency's state and outcome, and what holds it. */
+function dependencySection(job, tree) {
+  const ids = job.depends_on || [];
+  if (!ids.length) return null;
+  const nodes = tree?.depends_on || [];
+  const cause = nodes.find((node) => node.id === job.failed_by);
+  const pending = job.pending_dependencies ?? 0;
+  return section(`Depends on (${ids.length})`,
+    job.state === "waiting" && el("p", { class: "flow-note", "data-field": "pending" },
+      `Waiting for ${pending} of ${ids.length}`),
+    job.failed_by != null && el("p", { class: "flow-note error-text", "data-field": "failed-by" },
+      "Failed because dependency ", jobLink(job.failed_by),
+      cause?.outcome === "removed" ? " was removed" : " failed"),
+    flowList("depends-on", nodes.map((node) => flowItem(node, node.outcome ?? "pending")),
+      ids.length));
+}
+
+/** The jobs that wait for this one (or waited: those done or failed since stay listed). */
+function dependentSection(job, tree) {
+  const ids = job.dependents || [];
+  if (!ids.length) return null;
+  const nodes = tree?.dependents || [];
+  return section(`Needed by (${ids.length})`,
+    flowList("dependents", nodes.map((node) => flowItem(node, null)), ids.length));
 }
 
 function errorList(errors) {
@@ -601,17 +681,46 @@ function panelActions(job) {
   select.value = current;
   select.addEventListener("change", () =>
     act("PUT", `job/${id}/priority/${encodeURIComponent(select.value)}`));
-  const remove = () => act("DELETE", `job/${id}`, (body) => {
-    rowOf(id)?.parentElement.remove();
-    if (ui.openJob === id) closePanel();
-    return body?.message || `Job ${id} removed`;
-  });
   return el("div", { class: "actions" },
     job.state === "failed" && el("button", { type: "button", "data-action": "retry",
       onclick: () => act("POST", `job/${id}/retry`) }, "Retry"),
     el("button", { type: "button", class: "danger", "data-action": "remove",
-      "aria-label": `Remove job ${id}`, onclick: remove }, "Remove"),
+      "aria-label": `Remove job ${id}`, onclick: () => removeJob(id) }, "Remove"),
     el("label", { for: "priority-select" }, "Priority"), select);
+}
+
+/** Remove job `id`; while jobs wait for it the server refuses (409) unless `force`:
+ * the panel then says so and offers to remove it anyway, which fails those jobs. */
+async function removeJob(id, force = false) {
+  try {
+    const body = await api("DELETE", `job/${id}${force ? "?force=true" : ""}`);
+    rowOf(id)?.parentElement.remove();
+    if (ui.openJob === id) closePanel();
+    showMessage(body?.message || `Job ${id} removed`, "ok");
+    refreshAll();
+  } catch (err) {
+    if (err.status === 409 && !force && ui.openJob === id) showRefusal(id, err.message);
+    else showMessage(err.message, "error");
+  }
+}
+
+function showRefusal(id, text) {
+  ui.refusal = text == null ? null : { id, text };
+  if (ui.panelData) renderPanel(...ui.panelData);
+  const box = $("#job-panel .refusal");
+  (box ? $('[data-action="cancel-remove"]', box) : $('#job-panel [data-action="remove"]'))?.focus();
+}
+
+function refusalBox(job) {
+  if (ui.refusal?.id !== job.id) return null;
+  return el("div", { class: "refusal", role: "alert" },
+    el("p", {}, ui.refusal.text),
+    el("p", {}, "Removing it anyway fails the jobs that wait for it."),
+    el("div", { class: "actions" },
+      el("button", { type: "button", class: "danger", "data-action": "force-remove",
+        onclick: () => removeJob(job.id, true) }, "Remove anyway"),
+      el("button", { type: "button", "data-action": "cancel-remove",
+        onclick: () => showRefusal(job.id, null) }, "Cancel")));
 }
 
 // ---------------------------------------------------------------- live events
@@ -658,7 +767,10 @@ function onEvent(ev) {
   const move = MOVES[name]?.(ev); // none for events that keep the job's state (priority)
   const [from, to] = move || [null, null];
   if (move) adjustCounts(ev.type, from, to);
-  if (move && ev.id != null) moveRow(ev.id, to);
+  if (move && ev.id != null) {
+    remember(ev.id, to);
+    moveRow(ev.id, to);
+  }
   later("counts", loadCounts, ev.type && !ui.types.has(ev.type) ? 100 : 500);
   const shown = !ui.type || ui.type === ev.type;
   if (shown && (!move || ui.state === from || ui.state === to || to === null)) {
@@ -669,7 +781,16 @@ function onEvent(ev) {
   if (ev.id != null && ev.id === ui.openJob) {
     if (name === "remove") renderPanelError(ev.id, `Job #${ev.id} was removed.`);
     else later("panel", loadPanel, 300);
+  } else if (move && ui.panelLinks.has(ev.id)) {
+    later("panel", loadPanel, 300); // a job it waits for, or one waiting for it, moved
   }
+}
+
+/** Keep where a job's event moved it, so that its next event knows where it comes from. */
+function remember(id, state) {
+  if (ui.states.size > 5000) ui.states.clear(); // ids whose end we never saw
+  if (state) ui.states.set(id, state);
+  else ui.states.delete(id);
 }
 
 function onProgress(ev) {

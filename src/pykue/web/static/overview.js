@@ -2,7 +2,7 @@
 // so the page works wherever the overview app is mounted. Text reaches the DOM as text.
 "use strict";
 
-const STATES = ["inactive", "active", "complete", "failed", "delayed"];
+const STATES = ["inactive", "active", "complete", "failed", "delayed", "waiting"];
 const REFRESH_MS = 2000;
 const TOKEN_KEY = "pykue.token"; // the same key as each queue's dashboard: one origin
 
