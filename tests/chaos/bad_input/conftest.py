@@ -131,9 +131,10 @@ def describe(
 
 
 async def seed(url: str) -> Ids:
-    """Jobs in every state but active, a schedule and limits, through the public API
-    only. The lease is long because a claim leaves a memo key that lives as long as the
-    lease: it must outlast the battery's run."""
+    """Jobs in every state but active (the waiting one depends on the delayed and the
+    paused ones), a schedule and limits, through the public API only. The lease is long
+    because a claim leaves a memo key that lives as long as the lease: it must outlast
+    the battery's run."""
     queue = Queue(url=url, prefix=PREFIX, lease=3600.0)
     try:
 
@@ -168,7 +169,15 @@ async def seed(url: str) -> Ids:
             remove_on_complete=10,
         )
         paused = queue.create("sms", {"to": "+15550100"})
-        await queue.add_bulk([inactive, delayed, paused])
+        # waits for both, so that refused changes to jobs others wait for have a graph
+        # to keep: a dependents set each, a deps hash and a pending count
+        waiting = queue.create(
+            "report",
+            {"name": "monthly"},
+            depends_on=[delayed, paused],
+            on_dependency_failure="ignore",
+        )
+        await queue.add_bulk([inactive, delayed, paused, waiting])
         await queue.pause("sms")
         # a schedule (its next run months away) and limits that a refused change must keep
         await queue.schedule("report", key="nightly", cron="0 3 1 1 *", tz="Europe/Paris")
@@ -179,6 +188,7 @@ async def seed(url: str) -> Ids:
             "inactive": inactive.job_id,
             "delayed": delayed.job_id,
             "paused": paused.job_id,
+            "waiting": waiting.job_id,
         }
     finally:
         await queue.close()
@@ -270,6 +280,7 @@ def api(id: str, call: Call, error: type[PykueError], says: str) -> Any:
 # seeded jobs' ids, and the files FILES names.
 URL = "$URL"
 INACTIVE, FAILED = "$INACTIVE", "$FAILED"
+DELAYED, WAITING = "$DELAYED", "$WAITING"  # the waiting job depends on the delayed one
 FILES: dict[str, bytes] = {
     "$TEN_MB_LINE": b'{"blob": "' + BIG.encode() + b'"}\n',
     "$NAN_LINE": b'{"n": 1}\n{"n": NaN}\n',
@@ -277,6 +288,7 @@ FILES: dict[str, bytes] = {
     "$ARRAY_LINE": b'{"n": 1}\n[1, 2]\n',
     "$EMPTY": b"\n\n",
     "$BINARY": b"\xff\xfe\x00\x01",
+    "$TWO_JOBS": b'{"n": 1}\n{"n": 2}\n',  # good jobs, for bad options given with --file
 }
 
 

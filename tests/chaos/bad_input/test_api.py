@@ -2,21 +2,24 @@
 seeded server, the exact pykue exception it must raise and a part of its message.
 
 To add an input, add a row: ``api(id, lambda q, ids: <the call>, ErrorClass, "says")``;
-``ids["inactive"]`` (or "complete", "failed", "delayed", "paused") is a seeded job. For
-the same call with many values, loop over the values with one of the ``...ing`` helpers
-below (or a new one), which bind a value without the late binding of a lambda in a loop.
+``ids["inactive"]`` (or "complete", "failed", "delayed", "paused", "waiting": the last
+depends on the two before) is a seeded job. For the same call with many values, loop
+over the values with one of the ``...ing`` helpers below (or a new one), which bind a
+value without the late binding of a lambda in a loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 
-from pykue import Queue, Worker
+from pykue import JobFailed, JobState, Queue, Worker
 from pykue.errors import (
     ConnectionFailed,
     InvalidArgument,
@@ -24,9 +27,11 @@ from pykue.errors import (
     InvalidName,
     InvalidState,
     JobNotFound,
+    JobTimeout,
     ScheduleNotFound,
 )
 from pykue.job import Job
+from pykue.keys import STATES, Keys
 from tests.chaos.bad_input.conftest import (
     BIG,
     HUGE,
@@ -42,6 +47,7 @@ from tests.chaos.bad_input.conftest import (
     assert_clear,
     nested,
 )
+from tests.chaos.support import ChaosRedis
 
 # The calls other than create that check a job type take a few names each.
 FEW_NAMES = {
@@ -93,6 +99,48 @@ def noop(*args: Any) -> None:
     pass
 
 
+# -- graphs of unsaved jobs, for the dependency rows ------------------------------------------
+
+
+def line(queue: Queue, count: int) -> list[Job]:
+    """``count`` unsaved jobs, each depending on the one before."""
+    jobs = [queue.create("step", {"n": 0})]
+    for n in range(1, count):
+        jobs.append(queue.create("step", {"n": n}, depends_on=[jobs[-1]]))
+    return jobs
+
+
+def loop(queue: Queue, length: int) -> Awaitable[Job]:
+    """Saving the first of ``length`` jobs, each depending on the next and the last on
+    the first (one job: on itself). create() cannot make a loop: what a job depends on
+    must exist before it, so the loop is closed through the attribute."""
+    jobs = [queue.create("step", {"n": n}) for n in range(length)]
+    for job, after in zip(jobs, [*jobs[1:], jobs[0]], strict=True):
+        job.depends_on = [after]
+    return jobs[0].save()
+
+
+def chain_back(queue: Queue) -> Awaitable[list[Job]]:
+    """A chain whose second step is what its first depends on."""
+    first = queue.create("step", {})
+    return queue.chain([queue.create("step", {}, depends_on=[first]), first])
+
+
+def chord_back(queue: Queue) -> Awaitable[list[Job]]:
+    """A group member depending on the group's own ``then``."""
+    then = queue.create("summary", {})
+    return queue.group([queue.create("step", {}, depends_on=[then])], then=then)
+
+
+def fan_in(queue: Queue, children: int) -> Job:
+    return queue.create("report", {}, children=[queue.create("step") for _ in range(children)])
+
+
+def elsewhere(queue: Queue) -> Job:
+    """An unsaved job of another queue (prefix) on the same server."""
+    return other_queue(queue, prefix="elsewhere").create("email", {})
+
+
 # -- calls with one value bound, for the rows made in loops --------------------------------
 
 
@@ -139,10 +187,49 @@ def setting_priority(priority: Any) -> Call:
     return lambda q, ids: q.set_priority(ids["inactive"], priority)
 
 
+def depending(**options: Any) -> Call:
+    """Making a report job with the dependency ``options`` (depends_on, children, ...)."""
+    return lambda q, _: q.create("report", {}, **options)
+
+
+def removing(job: str, **options: Any) -> Call:
+    """remove of the seeded ``job`` ("inactive", "delayed"...) with ``options``."""
+    return lambda q, ids: q.remove(ids[job], **options)
+
+
+def removing_id(job_id: Any, **options: Any) -> Call:
+    return lambda q, _: q.remove(job_id, **options)
+
+
+def reading_graph(verb: str, job_id: Any) -> Call:
+    """queue.tree or queue.dependents of ``job_id``."""
+    return lambda q, _: getattr(q, verb)(job_id)
+
+
+# What chain, group and add_flow are given, made on the queue of the row when it runs.
+Given = Callable[[Queue], Any]
+
+
+def chaining(steps: Given) -> Call:
+    return lambda q, _: q.chain(steps(q))
+
+
+def grouping(jobs: Given, then: Given = lambda q: None) -> Call:
+    return lambda q, _: q.group(jobs(q), then=then(q))
+
+
+def adding_flow(root: Given) -> Call:
+    return lambda q, _: q.add_flow(root(q))
+
+
 def reporting_progress(*args: Any) -> Call:
     """job.progress(*args) on the seeded inactive job."""
     return lambda q, ids: on_job(q, ids["inactive"], lambda job: job.progress(*args))
 
+
+POLICY = "on_dependency_failure must be one of fail, ignore, wait"
+WAITED_FOR = "is waited for by jobs"  # remove without force of a job others wait for
+THEN = "then must be a Job from queue.create(), not one of the group"
 
 # The calls other than create that take a job type, by name: each with its FEW_NAMES.
 TYPE_CALLS: dict[str, Callable[[Queue, str], Any]] = {
@@ -465,6 +552,8 @@ API_CASES = [
             ("unknown", "sleeping", "unknown state"),
             ("upper case", "FAILED", "unknown state"),
             ("active", "active", "only a worker"),
+            ("waiting", "waiting", "only unfinished dependencies make a job waiting"),
+            ("waiting by enum", JobState.WAITING, "only unfinished dependencies"),
             ("with NUL", "failed\x00", "unknown state"),
             ("None", None, "unknown state"),
             ("list", ["failed"], "unknown state"),
@@ -741,6 +830,344 @@ API_CASES = [
         api(f"limit_key {name}", saving(limit_key=NAMES[name]), InvalidName, "limit key")
         for name in SOME_NAMES
     ),
+    # dependencies (issue 16): depends_on (or children) holds Jobs of this queue or ids,
+    # each once, at most 1000, checked when the job is made; the graph a save sends is
+    # checked whole (ids known, no loop, not too deep or large, one queue) before
+    # anything is written. The seeded waiting job depends on the delayed and paused ones.
+    *(
+        api(f"depends_on {shown}", depending(depends_on=value), InvalidJob, says)
+        for shown, value, says in [
+            ("str", "1,2", "depends_on must be a list of jobs or job ids, got str"),
+            ("empty str", "", "depends_on must be a list of jobs or job ids, got str"),
+            ("bytes", b"\x01\x02", "must be a list of jobs or job ids, got bytes"),
+            ("dict", {1: 2}, "must be a list of jobs or job ids, got dict"),
+            ("empty dict", {}, "must be a list of jobs or job ids, got dict"),
+            ("set", {1, 2}, "must be a list of jobs or job ids, got set"),
+            ("generator", (n for n in (1, 2)), "must be a list of jobs or job ids, got generator"),
+            ("0", 0, "must be a list of jobs or job ids, got int"),
+            ("-1", -1, "must be a list of jobs or job ids, got int"),
+            ("True", True, "must be a list of jobs or job ids, got bool"),
+            ("False", False, "must be a list of jobs or job ids, got bool"),
+            ("float", 1.5, "must be a list of jobs or job ids, got float"),
+            ("2**63", 2**63, "must be a list of jobs or job ids, got int"),
+            ("None in it", [None], "depends_on takes jobs or job ids (ints >= 1), got None"),
+            ("0 in it", [0], "job ids (ints >= 1), got 0"),
+            ("-1 in it", [-1], "job ids (ints >= 1), got -1"),
+            ("True in it", [True], "job ids (ints >= 1), got True"),
+            ("False in it", [False], "job ids (ints >= 1), got False"),
+            ("float in it", [1.5], "job ids (ints >= 1), got 1.5"),
+            ("whole float in it", [1.0], "job ids (ints >= 1), got 1.0"),
+            ("NaN in it", [float("nan")], "job ids (ints >= 1), got nan"),
+            ("id string in it", ["1"], "job ids (ints >= 1), got '1'"),
+            ("id bytes in it", [b"1"], "job ids (ints >= 1), got b'1'"),
+            ("list in it", [[1]], "job ids (ints >= 1), got [1]"),
+            ("key name in it", ["{chaos}:job:1"], "job ids (ints >= 1)"),
+            ("2**53 in it", [2**53], "job ids (ints >= 1), got 9007199254740992"),
+            ("2**63 in it", [2**63], "job ids (ints >= 1), got 9223372036854775808"),
+            ("5000 digits in it", [HUGE], "an int of about 5000 digits"),
+            ("10 MB string in it", [BIG], "job ids (ints >= 1), got 'xxx"),
+            ("an id twice", [MISSING, 1, MISSING], f"depends_on names job {MISSING} twice"),
+            ("1001 ids", list(range(1, 1002)), "depends_on holds 1001 jobs, more than 1000"),
+            ("100000 ids", range(1, 100_001), "holds 100000 jobs, more than 1000"),
+        ]
+    ),
+    api(
+        "depends_on a Job, not a list",
+        lambda q, _: q.create("report", {}, depends_on=q.create("email")),
+        InvalidJob,
+        "must be a list of jobs or job ids, got Job",
+    ),
+    api(
+        "depends_on the same Job twice",
+        lambda q, _: (lambda job: q.create("report", {}, depends_on=[job, job]))(q.create("a")),
+        InvalidJob,
+        "depends_on names the unsaved 'a' job twice",
+    ),
+    api(
+        "depends_on a seeded Job and its id",
+        lambda q, ids: on_job(
+            q, ids["delayed"], lambda job: q.create("report", {}, depends_on=[job, job.id])
+        ),
+        InvalidJob,
+        "names job",
+    ),
+    *(
+        api(f"children {shown}", depending(children=value), InvalidJob, says)
+        for shown, value, says in [
+            ("str", "1", "children must be a list of jobs or job ids, got str"),
+            ("0", 0, "children must be a list of jobs or job ids, got int"),
+            ("False", False, "children must be a list of jobs or job ids, got bool"),
+            ("True", True, "children must be a list of jobs or job ids, got bool"),
+            ("None in it", [None], "children takes jobs or job ids (ints >= 1), got None"),
+            ("0 in it", [0], "children takes jobs or job ids (ints >= 1), got 0"),
+            ("an id twice", [3, 3], "children names job 3 twice"),
+            ("1001 ids", list(range(1, 1002)), "children holds 1001 jobs, more than 1000"),
+        ]
+    ),
+    api(
+        "children and depends_on",
+        depending(children=[1], depends_on=[2]),
+        InvalidJob,
+        "give depends_on or children (the flow spelling), not both",
+    ),
+    *(
+        api(f"on_dependency_failure {shown}", depending(**options), InvalidJob, POLICY)
+        for shown, options in [
+            ("unknown", {"depends_on": [1], "on_dependency_failure": "explode"}),
+            ("upper case", {"depends_on": [1], "on_dependency_failure": "FAIL"}),
+            ("empty", {"depends_on": [1], "on_dependency_failure": ""}),
+            ("padded", {"depends_on": [1], "on_dependency_failure": " fail"}),
+            ("NUL", {"depends_on": [1], "on_dependency_failure": "fail\x00"}),
+            ("None", {"depends_on": [1], "on_dependency_failure": None}),
+            ("int", {"depends_on": [1], "on_dependency_failure": 1}),
+            ("True", {"depends_on": [1], "on_dependency_failure": True}),
+            ("list", {"depends_on": [1], "on_dependency_failure": ["fail"]}),
+            ("10 MB", {"depends_on": [1], "on_dependency_failure": BIG}),
+            ("unknown without depends_on", {"on_dependency_failure": "never"}),
+            ("unknown with children", {"children": [1], "on_dependency_failure": "x"}),
+        ]
+    ),
+    api(
+        "depends_on with debounce",
+        depending(depends_on=[1], debounce="d", debounce_for=1),
+        InvalidJob,
+        "a debounced job cannot have dependencies",
+    ),
+    # saving: a dependency must exist, and a refused graph writes nothing at all
+    api(
+        "save depending on an unknown id",
+        saving(depends_on=[MISSING]),
+        InvalidJob,
+        f"dependency {MISSING} not found (it must exist when its dependent is saved)",
+    ),
+    api(
+        "save depending on seeded jobs and an unknown id",
+        lambda q, ids: save(q, depends_on=[ids["inactive"], ids["waiting"], MISSING]),
+        InvalidJob,
+        f"dependency {MISSING} not found",
+    ),
+    api(
+        "save depending on an unknown id of 16 digits",
+        saving(depends_on=[2**53 - 1]),
+        InvalidJob,
+        f"dependency {2**53 - 1} not found",
+    ),
+    api(
+        "save a flow whose deepest job depends on an unknown id",
+        lambda q, _: q.create(
+            "top", {}, depends_on=[q.create("leaf", depends_on=[MISSING])]
+        ).save(),
+        InvalidJob,
+        f"dependency {MISSING} not found",
+    ),
+    api(
+        "add_bulk of good jobs and one depending on an unknown id",
+        lambda q, ids: bulk(
+            q,
+            q.create("email", {}),
+            q.create("email", {}, depends_on=[ids["delayed"]]),
+            q.create("email", {}, depends_on=[MISSING]),
+        ),
+        InvalidJob,
+        f"dependency {MISSING} not found",
+    ),
+    api("save a job depending on itself", lambda q, _: loop(q, 1), InvalidJob, "dependency cycle"),
+    api(
+        "save a loop of three jobs",
+        lambda q, _: loop(q, 3),
+        InvalidJob,
+        "dependency cycle: 'step' -> 'step' -> 'step' -> 'step'",
+    ),
+    api("chain a step before its dependency", lambda q, _: chain_back(q), InvalidJob, "cycle"),
+    api("group then a member's dependency", lambda q, _: chord_back(q), InvalidJob, "cycle"),
+    api(
+        "save the end of a line of 102 jobs",
+        lambda q, _: line(q, 102)[-1].save(),
+        InvalidJob,
+        "dependencies nest deeper than 100 levels",
+    ),
+    api(
+        "add_bulk of a line of 102 jobs",
+        lambda q, _: q.add_bulk(line(q, 102)),
+        InvalidJob,
+        "dependencies nest deeper than 100 levels",
+    ),
+    api(
+        "chain of 102 steps",
+        lambda q, _: q.chain([q.create("step", {"n": n}) for n in range(102)]),
+        InvalidJob,
+        "dependencies nest deeper than 100 levels",
+    ),
+    api(
+        "add_flow of a root with 1000 children",
+        lambda q, _: q.add_flow(fan_in(q, 1000)),
+        InvalidJob,
+        "a flow of 1001 new jobs with 1000 dependencies is more than 1000 jobs",
+    ),
+    api(
+        "group of 1000 then one",
+        lambda q, _: q.group([q.create("step") for _ in range(1000)], then=q.create("sum")),
+        InvalidJob,
+        "a flow of 1001 new jobs with 1000 dependencies is more than 1000 jobs",
+    ),
+    api(
+        "save depending on a job of another queue",
+        lambda q, _: save(q, depends_on=[elsewhere(q)]),
+        InvalidJob,
+        "depends on a job of queue 'elsewhere': all jobs of a flow live in one queue",
+    ),
+    api(
+        "save in another queue depending on a job of this one",
+        lambda q, _: elsewhere(q).queue.create("email", {}, depends_on=[q.create("a")]).save(),
+        InvalidJob,
+        "one Redis Cluster slot",
+    ),
+    api(
+        "add_flow of another queue's root",
+        lambda q, _: q.add_flow(elsewhere(q)),
+        InvalidJob,
+        "of queue 'elsewhere' cannot be saved with queue 'chaos'",
+    ),
+    api(
+        "add_bulk of another queue's job",
+        lambda q, _: bulk(q, q.create("email", {}), elsewhere(q)),
+        InvalidJob,
+        "all jobs of a flow live in one queue (one Redis Cluster slot)",
+    ),
+    # chain, group and add_flow take Jobs from queue.create()
+    *(
+        api(f"chain {shown}", chaining(steps), InvalidJob, says)
+        for shown, steps, says in [
+            ("tuple", lambda q: (q.create("a"),), "chain takes a list of Job objects"),
+            ("None", lambda q: None, "chain takes a list of Job objects"),
+            ("ids", lambda q: [1, 2], "chain takes a list of Job objects"),
+            ("a Job and an id", lambda q: [q.create("a"), 1], "chain takes a list of Job"),
+            ("a Job", lambda q: q.create("a"), "chain takes a list of Job objects"),
+            ("the same Job twice", lambda q: [q.create("a")] * 2, "chain got the same Job twice"),
+        ]
+    ),
+    *(
+        api(f"group {shown}", grouping(jobs), InvalidJob, says)
+        for shown, jobs, says in [
+            ("tuple", lambda q: (q.create("a"),), "group takes a list of Job objects"),
+            ("None", lambda q: None, "group takes a list of Job objects"),
+            ("ids", lambda q: [1, 2], "group takes a list of Job objects"),
+            ("the same Job twice", lambda q: [q.create("a")] * 2, "group got the same Job twice"),
+        ]
+    ),
+    *(
+        api(f"group then {shown}", grouping(lambda q: [q.create("a")], then), InvalidJob, THEN)
+        for shown, then in [
+            ("an id", lambda q: 1),
+            ("a list", lambda q: [q.create("b")]),
+            ("a string", lambda q: "summary"),
+        ]
+    ),
+    api(
+        "group then one of the group",
+        lambda q, _: (lambda job: q.group([job], then=job))(q.create("a")),
+        InvalidJob,
+        "not one of the group",
+    ),
+    *(
+        api(f"add_flow {shown}", adding_flow(root), InvalidJob, says)
+        for shown, root, says in [
+            ("an id", lambda q: 1, "add_flow takes the root Job of a flow"),
+            ("None", lambda q: None, "add_flow takes the root Job of a flow"),
+            ("a list", lambda q: [q.create("a")], "add_flow takes the root Job of a flow"),
+        ]
+    ),
+    api(
+        "chain after a seeded job",
+        lambda q, ids: on_job(q, ids["delayed"], lambda job: q.chain([job, q.create("a")])),
+        InvalidJob,
+        "already saved (it was read from Redis)",
+    ),
+    api(
+        "group then a seeded job",
+        lambda q, ids: on_job(q, ids["inactive"], lambda job: q.group([q.create("a")], then=job)),
+        InvalidJob,
+        "already saved",
+    ),
+    api(
+        "dependency_results of an unsaved job",
+        lambda q, _: q.create("report", {}, depends_on=[1]).dependency_results(),
+        InvalidJob,
+        "not been saved",
+    ),
+    # removing: force is a bool; a job others wait for goes only with force=True
+    *(
+        api(f"remove force {shown}", removing("inactive", force=value), InvalidArgument, says)
+        for shown, value, says in [
+            ("yes", "yes", "force must be True or False, got 'yes'"),
+            ("'true'", "true", "force must be True or False, got 'true'"),
+            ("1", 1, "force must be True or False, got 1"),
+            ("0", 0, "force must be True or False, got 0"),
+            ("None", None, "force must be True or False, got None"),
+            ("list", [True], "force must be True or False, got [True]"),
+            ("10 MB", BIG, "force must be True or False"),
+        ]
+    ),
+    api(
+        "remove force of a job others wait for",
+        removing("delayed", force="yes"),
+        InvalidArgument,
+        "force must be True or False",
+    ),
+    *(
+        api(f"remove {shown}", removing(job, **options), InvalidState, WAITED_FOR)
+        for shown, job, options in [
+            ("a job others wait for", "delayed", {}),
+            ("a job others wait for, force=False", "delayed", {"force": False}),
+            ("a paused job others wait for", "paused", {}),
+        ]
+    ),
+    api(
+        "job.remove of a job others wait for",
+        lambda q, ids: on_job(q, ids["paused"], lambda job: job.remove()),
+        InvalidState,
+        WAITED_FOR,
+    ),
+    api(
+        "job.remove force 'yes'",
+        lambda q, ids: on_job(q, ids["delayed"], lambda job: job.remove(force="yes")),
+        InvalidArgument,
+        "force must be True or False",
+    ),
+    api("remove unknown id force", removing_id(MISSING, force=True), JobNotFound, "not found"),
+    api("remove id 0 force", removing_id(0, force=True), InvalidArgument, "positive int"),
+    # the graph's reads: ids as everywhere, a tree of a job that exists
+    *(
+        api(f"{verb} id {shown}", reading_graph(verb, value), InvalidArgument, "positive int")
+        for verb in ("tree", "dependents")
+        for shown, value in {
+            "0": 0,
+            "-1": -1,
+            "'1'": "1",
+            "True": True,
+            "1.0": 1.0,
+            "None": None,
+            "2**53": 2**53,
+            "2**63": 2**63,
+            "5000 digits": HUGE,
+            "10 MB": BIG,
+        }.items()
+    ),
+    api("tree unknown id", reading_graph("tree", MISSING), JobNotFound, f"job {MISSING} not found"),
+    # set_state cannot make a job waiting (see the state rows), nor run one that waits
+    api(
+        "set_state of the waiting job to active",
+        lambda q, ids: q.set_state(ids["waiting"], "active"),
+        InvalidJob,
+        "only a worker makes a job active",
+    ),
+    api(
+        "set_state of the waiting job to waiting",
+        lambda q, ids: q.set_state(ids["waiting"], "waiting"),
+        InvalidJob,
+        "only unfinished dependencies",
+    ),
+    api("retry the waiting job", lambda q, ids: q.retry(ids["waiting"]), InvalidState, "waiting"),
 ]
 
 
@@ -765,9 +1192,10 @@ async def test_api_refuses_bad_input(battery: Battery, case: ApiCase) -> None:
 
 # -- answered, not refused --------------------------------------------------------------------
 # Unknown types are not errors to a read (Kue's routes count them as 0), and search text
-# is plain text: glob characters in it match only themselves, never a key pattern.
+# is plain text: glob characters in it match only themselves, never a key pattern. No
+# job depends on an unknown id; a chain or group of no jobs saves nothing.
 
-NO_COUNTS = dict.fromkeys(("inactive", "active", "complete", "failed", "delayed"), 0)
+NO_COUNTS = dict.fromkeys(("inactive", "active", "complete", "failed", "delayed", "waiting"), 0)
 
 
 @pytest.mark.parametrize(
@@ -778,6 +1206,9 @@ NO_COUNTS = dict.fromkeys(("inactive", "active", "complete", "failed", "delayed"
         pytest.param(lambda q: q.inactive_ids("nosuchtype"), [], id="inactive unknown type"),
         pytest.param(lambda q: q.is_paused("nosuchtype"), False, id="is_paused unknown type"),
         pytest.param(lambda q: q.get_log(MISSING), [], id="log of unknown id"),
+        pytest.param(lambda q: q.dependents(MISSING), [], id="dependents of unknown id"),
+        pytest.param(lambda q: q.chain([]), [], id="chain of no steps"),
+        pytest.param(lambda q: q.group([]), [], id="group of no jobs"),
         pytest.param(lambda q: q.search("*"), [], id="search glob star"),
         pytest.param(lambda q: q.search("[a-z]"), [], id="search glob class"),
         pytest.param(lambda q: q.search("{chaos}:job:?"), [], id="search key pattern"),
@@ -792,3 +1223,201 @@ async def test_api_reads_of_unknown_names_answer_empty(
             assert await call(queue) == answer
         finally:
             await queue.close()
+
+
+# -- a job this queue saved cannot be linked after the fact ------------------------------
+# chain and group make a job wait for others by giving it dependencies; a save leaves a
+# job this queue saved already as it is, so the link would be dropped without a word and
+# the job would run at once. The case saves that job first, so it is judged against the
+# keyspace after that save, and the seed is put back after it.
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        pytest.param(lambda q, job: q.chain([q.create("step", {}), job]), id="chain"),
+        pytest.param(lambda q, job: q.group([q.create("step", {})], then=job), id="group then"),
+    ],
+)
+async def test_api_refuses_to_link_a_job_it_saved(
+    battery: Battery, link: Callable[[Queue, Job], Awaitable[Any]]
+) -> None:
+    battery.inputs["api"] += 1
+    queue = Queue(url=battery.url, prefix=PREFIX)
+    try:
+        saved = await queue.create("email", {}).save()
+        before = battery.server.snapshot()
+        with pytest.raises(InvalidJob) as caught:
+            await link(queue, saved)
+        after = battery.server.snapshot()
+    finally:
+        await queue.close()
+        battery.restore()
+    changed = sorted(
+        key for key in before.keys() | after.keys() if before.get(key) != after.get(key)
+    )
+    assert changed == [], f"the refused call changed {changed}"
+    assert saved.depends_on == []  # the Job the caller holds says what Redis holds
+    assert_clear(str(caught.value), "already saved")
+
+
+# -- a worker survives dependencies written by hand ----------------------------------------
+# What a client cannot send through pykue it can still write with redis-cli: a dependent's
+# hash fields, its deps hash or its dependency's dependents set overwritten with garbage.
+# None of that may stop the worker or the event reader: the dependency ends (complete or
+# failed) in the one index its hash names, the dependent ends too (it runs or fails, it is
+# not left waiting for good), and a job saved after runs with its event delivered. Each
+# case has a server of its own (tests/chaos/conftest.py): it writes, by design. A
+# dependents set destroyed cannot be walked (nothing else names the dependents): its
+# dependent stays waiting, and moving it by hand (set_state, the dashboard) frees it.
+LINK_LOST = "dependents not a set"
+
+# (raw client, keys, dependency id, dependent id) -> the garbage written
+Poison = Callable[[redis.Redis, Keys, int, int], Any]
+
+
+def replaced(key: str, raw: redis.Redis) -> None:
+    """``key`` overwritten with a string, as another tool might."""
+    raw.delete(key)
+    raw.set(key, "garbage")
+
+
+POISON: dict[str, Poison] = {
+    "pending a word": lambda raw, keys, _, job: raw.hset(keys.job(job), "pending", "many"),
+    "pending a fraction": lambda raw, keys, _, job: raw.hset(keys.job(job), "pending", "1.5"),
+    "pending negative": lambda raw, keys, _, job: raw.hset(keys.job(job), "pending", "-5"),
+    "pending 5000 digits": lambda raw, keys, _, job: raw.hset(keys.job(job), "pending", "9" * 5000),
+    "depends_on not ids": lambda raw, keys, _, job: raw.hset(
+        keys.job(job), "depends_on", b"x,\xff,{chaos}"
+    ),
+    "depends_on a superscript two": lambda raw, keys, _, job: raw.hset(
+        keys.job(job), "depends_on", "\u00b2"
+    ),
+    "depends_on 5000 digits": lambda raw, keys, _, job: raw.hset(
+        keys.job(job), "depends_on", "9" * 5000
+    ),
+    "depends_on deleted": lambda raw, keys, _, job: raw.hdel(keys.job(job), "depends_on"),
+    "on_dep_fail unknown": lambda raw, keys, _, job: raw.hset(
+        keys.job(job), "on_dep_fail", "explode"
+    ),
+    "failed_by a word": lambda raw, keys, _, job: raw.hset(keys.job(job), "failed_by", "zz"),
+    "deps not a hash": lambda raw, keys, _, job: replaced(keys.deps(job), raw),
+    "deps outcome not UTF-8": lambda raw, keys, dep, job: raw.hset(
+        keys.deps(job), str(dep), b"\xff\x00"
+    ),
+    "dependents not a set": lambda raw, keys, dep, _: replaced(keys.dependents(dep), raw),
+    "dependents of no job": lambda raw, keys, dep, _: raw.sadd(
+        keys.dependents(dep), "x", "-1", "0", str(2**64)
+    ),
+}
+
+
+def placed(raw: redis.Redis, keys: Keys, job: Job) -> str | None:
+    """What is wrong with where a job sits: it must be in exactly the state index its
+    hash names, and leased only while active."""
+    state = raw.hget(keys.job(job.job_id), "state")
+    named = state.decode() if state else None
+    held = [name for name in STATES if raw.zscore(keys.state(name), job.job_id) is not None]
+    leased = raw.zscore(keys.leases, job.job_id) is not None
+    if held == [named] and leased == (named == "active"):
+        return None
+    return f"job {job.job_id} is {named} but sits in {held} (leased: {leased})"
+
+
+async def ending(job: Job, raw: redis.Redis) -> str | None:
+    """What is wrong with how a job ended: it must complete or fail, not wait for good."""
+    try:
+        await job.wait(5)
+    except JobFailed:  # failed by its dependency, or as corrupt
+        return None
+    except JobTimeout:
+        state = raw.hget(job.queue.keys.job(job.job_id), "state") or b"?"
+        return f"the dependent is left {state.decode()} for good"
+    except Exception as exc:  # what a caller of wait() would get as a traceback
+        return f"waiting for the dependent raised {exc!r:.200}"
+    return None
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["dependency completes", "dependency fails"])
+@pytest.mark.parametrize("poison", POISON)
+async def test_a_worker_survives_dependencies_written_by_hand(
+    queue: Queue, chaos_redis: ChaosRedis, poison: str, fails: bool
+) -> None:
+    @queue.process("work")
+    async def handler(job: Job) -> int:
+        if job.data["fail"]:
+            raise ValueError("the dependency broke")
+        await job.dependency_results()  # reads the deps hash, as a handler would
+        return job.job_id
+
+    delivered: set[int] = set()
+    heard = asyncio.Event()
+
+    def complete(job_id: int, result: Any) -> None:
+        delivered.add(job_id)
+        heard.set()
+
+    queue.on("job complete", complete)
+    dependency = await queue.create("work", {"fail": fails}).save()
+    dependent = await queue.create("work", {"fail": False}, depends_on=[dependency]).save()
+    raw = redis.Redis(port=chaos_redis.port)
+    try:
+        POISON[poison](raw, queue.keys, dependency.job_id, dependent.job_id)
+        worker = asyncio.create_task(queue.run(handle_signals=False))
+        try:
+            if fails:
+                with pytest.raises(JobFailed, match="the dependency broke"):
+                    await dependency.wait(10)
+            else:
+                assert await dependency.wait(10) == dependency.job_id
+            after = await queue.create("work", {"fail": False}).save()
+            assert await after.wait(10) == after.job_id
+            while after.job_id not in delivered:  # through the queue's event reader
+                heard.clear()
+                await asyncio.wait_for(heard.wait(), 10)
+            problems = [placed(raw, queue.keys, job) for job in (dependency, after)]
+            if poison == LINK_LOST:
+                assert (await queue.get_job(dependent.job_id)).state is JobState.WAITING
+                await queue.set_state(dependent.job_id, "inactive")
+            problems.append(await ending(dependent, raw))
+            assert not worker.done()
+        finally:
+            await queue.shutdown(timeout=5)
+            await worker  # a worker that stopped on an error raises it here
+    finally:
+        raw.close()
+    found = [problem for problem in problems if problem]
+    assert not found, "\n".join(found)
+
+
+# The reads of such a job answer (flows.parse_ids: "what is not an id is left out"): the
+# dashboard lists it, shows it and draws the trees it is in.
+READS: dict[str, Callable[[Queue, int, int], Awaitable[Any]]] = {
+    "get_job": lambda q, _, job: q.get_job(job),
+    "jobs waiting": lambda q, _, job: q.jobs("waiting"),
+    "tree of the dependent": lambda q, _, job: q.tree(job),
+    "tree of its dependency": lambda q, dep, _: q.tree(dep),
+}
+
+
+@pytest.mark.parametrize("read", READS)
+@pytest.mark.parametrize(
+    "depends_on",
+    [
+        pytest.param("\u00b2", id="superscript two"),  # isdigit(), but no int
+        pytest.param("\u0661", id="arabic digit"),
+        pytest.param("9" * 5000, id="5000 digits"),  # past Python's int-from-text limit
+        pytest.param("1,,x,-3", id="empty and negative parts"),
+    ],
+)
+async def test_reads_of_a_dependent_written_by_hand_answer(
+    queue: Queue, chaos_redis: ChaosRedis, depends_on: str, read: str
+) -> None:
+    dependency = await queue.create("work", {}).save()
+    dependent = await queue.create("work", {}, depends_on=[dependency]).save()
+    raw = chaos_redis.client()
+    try:
+        raw.hset(queue.keys.job(dependent.job_id), "depends_on", depends_on)
+    finally:
+        raw.close()
+    await READS[read](queue, dependency.job_id, dependent.job_id)

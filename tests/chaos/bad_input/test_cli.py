@@ -4,8 +4,9 @@ the one line it must write on stderr.
 
 To add an input, add a row: ``cli(id, ["jobs", "show", "abc"], 2, "says")``. The rows get
 ``--url`` and ``--prefix`` of the seeded server first unless they say ``options=False``;
-the placeholders URL, INACTIVE, FAILED and the names of FILES (a new file goes there, in
-conftest.py) stand for whole arguments and are replaced when the row runs.
+the placeholders URL, INACTIVE, FAILED, DELAYED, WAITING and the names of FILES (a new
+file goes there, in conftest.py) stand for whole arguments and are replaced when the row
+runs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from pykue.cli import main
 from tests.chaos.bad_input.conftest import (
     ARGV_NAMES,
+    DELAYED,
     FAILED,
     INACTIVE,
     MISSING,
@@ -26,6 +28,7 @@ from tests.chaos.bad_input.conftest import (
     PREFIX,
     SOME_NAMES,
     URL,
+    WAITING,
     Battery,
     CliCase,
     assert_clear,
@@ -43,6 +46,10 @@ CAP = ["--concurrency", "5"]
 KEY = "schedule key"  # in the message refusing a schedule's key
 LK = "limit key"
 ARGV_SOME_NAMES = [name for name in SOME_NAMES if name in ARGV_NAMES]
+# enqueue with dependencies: the start of a command line, and its refusals
+DEPENDENT = ["enqueue", "email", "{}"]
+AN_ID = "a job id is a positive integer below 2**53"
+POLICY = "--on-dependency-failure"
 
 CLI_CASES = [
     *(
@@ -154,6 +161,133 @@ CLI_CASES = [
     cli("jobs list start 2**63 all states", ["jobs", "list", "--start", str(2**63)], 2, "2**53"),
     cli("jobs list 5000 at once", ["jobs", "list", "--stop", "5000"], 2, "at most 1000"),
     cli("jobs list order", ["jobs", "list", "--order", "random"], 2, "--order"),
+    # dependencies: --depends-on takes a job id (repeated), --on-dependency-failure a
+    # policy and only with it; the seeded WAITING job depends on DELAYED
+    *(
+        cli(f"enqueue depends-on {shown}", [*DEPENDENT, "--depends-on", value], 2, AN_ID)
+        for shown, value in [
+            ("word", "x"),
+            ("0", "0"),
+            ("-1", "-1"),
+            ("1.5", "1.5"),
+            ("2**53", str(2**53)),
+            ("2**63", str(2**63)),
+            ("5000 digits", "9" * 5000),
+            ("empty", ""),
+            ("comma list", "1,2"),
+            ("arabic digit", "\u0661"),
+            ("fullwidth digit", "\uff11"),
+            ("underscore", "1_0"),
+            ("plus sign", "+1"),
+            ("spaces", " 1 "),
+            ("glob", "*"),
+            ("key name", "{chaos}:job:1"),
+        ]
+    ),
+    cli("enqueue depends-on=-1", [*DEPENDENT, "--depends-on=-1"], 2, f"{AN_ID}, got '-1'"),
+    cli("enqueue depends-on=", [*DEPENDENT, "--depends-on="], 2, f"{AN_ID}, got ''"),
+    cli("enqueue depends-on without a value", [*DEPENDENT, "--depends-on"], 2, "requires an"),
+    cli(
+        "enqueue depends-on an id twice",
+        [*DEPENDENT, "--depends-on", DELAYED, "--depends-on", INACTIVE, "--depends-on", DELAYED],
+        2,
+        "depends_on names job",
+    ),
+    cli(
+        "enqueue depends-on 1001 ids",
+        [*DEPENDENT, *(arg for n in range(1, 1002) for arg in ("--depends-on", str(n)))],
+        2,
+        "depends_on holds 1001 jobs, more than 1000",
+    ),
+    cli(
+        "enqueue depends-on unknown id",
+        [*DEPENDENT, "--depends-on", str(MISSING)],
+        1,
+        f"dependency {MISSING} not found (it must exist when its dependent is saved)",
+    ),
+    cli(
+        "enqueue depends-on seeded jobs and an unknown id",
+        [*DEPENDENT, "--depends-on", WAITING, "--depends-on", str(MISSING)],
+        1,
+        f"dependency {MISSING} not found",
+    ),
+    cli(
+        "enqueue file depends-on unknown id",
+        ["enqueue", "email", "--file", "$TWO_JOBS", "--depends-on", str(MISSING)],
+        1,
+        f"dependency {MISSING} not found",
+    ),
+    *(
+        cli(
+            f"enqueue on-dependency-failure {shown}",
+            [*DEPENDENT, "--depends-on", DELAYED, POLICY, value],
+            2,
+            "is not one of 'fail', 'ignore', 'wait'",
+        )
+        for shown, value in [
+            ("unknown", "explode"),
+            ("upper case", "FAIL"),
+            ("empty", ""),
+            ("padded", " fail"),
+            ("a prefix", "ign"),
+            ("newline", "fail\nwait"),
+        ]
+    ),
+    cli(
+        "enqueue on-dependency-failure alone", [*DEPENDENT, POLICY, "ignore"], 2, "needs --depends"
+    ),
+    cli("enqueue on-dependency-failure bogus alone", [*DEPENDENT, POLICY, "x"], 2, "is not one of"),
+    cli(
+        "enqueue file on-dependency-failure alone",
+        ["enqueue", "email", "--file", "$TWO_JOBS", POLICY, "wait"],
+        2,
+        "--on-dependency-failure needs --depends-on",
+    ),
+    cli(
+        "enqueue depends-on with debounce",
+        [*DEPENDENT, "--depends-on", DELAYED, "--debounce", "d", "--debounce-for", "5"],
+        2,
+        "a debounced job cannot have dependencies",
+    ),
+    # jobs tree ID, and jobs remove of a job others wait for
+    *(
+        cli(f"jobs tree id {shown}", ["jobs", "tree", value], 2, AN_ID)
+        for shown, value in [
+            ("word", "abc"),
+            ("0", "0"),
+            ("float", "1.5"),
+            ("2**53", str(2**53)),
+            ("5000 digits", "9" * 5000),
+            ("arabic digit", "\u0661"),
+            ("underscore", "1_0"),
+            ("glob", "*"),
+            ("key name", "{chaos}:job:1"),
+        ]
+    ),
+    cli("jobs tree id negative", ["jobs", "tree", "-1"], 2, "No such option '-1'"),
+    cli("jobs tree unknown id", ["jobs", "tree", str(MISSING)], 1, f"job {MISSING} not found"),
+    cli("jobs tree json unknown id", ["jobs", "tree", str(MISSING), "--json"], 1, "not found"),
+    cli("jobs tree no id", ["jobs", "tree"], 2, "Missing argument 'ID'"),
+    cli("jobs tree two ids", ["jobs", "tree", WAITING, DELAYED], 2, "unexpected extra argument"),
+    cli("jobs remove a job others wait for", ["jobs", "remove", DELAYED], 1, "waited for by jobs"),
+    *(
+        cli(f"jobs remove force {shown}", ["jobs", "remove", *args], 2, says)
+        for shown, args, says in [
+            ("=yes", [DELAYED, "--force=yes"], "Option '--force' does not take a value"),
+            ("=true", [DELAYED, "--force=true"], "Option '--force' does not take a value"),
+            ("then a word", [DELAYED, "--force", "yes"], "unexpected extra argument (yes)"),
+            ("negated", [DELAYED, "--no-force"], "No such option '--no-force'"),
+            ("short", [DELAYED, "-f"], "No such option '-f'"),
+            ("without an id", ["--force"], "Missing argument 'ID'"),
+            ("id word", ["abc", "--force"], AN_ID),
+            ("id 0", ["--force", "0"], AN_ID),
+            ("id arabic digit", ["--force", "\u0661"], AN_ID),
+        ]
+    ),
+    cli(
+        "jobs remove force unknown id", ["jobs", "remove", str(MISSING), "--force"], 1, "not found"
+    ),
+    cli("jobs retry the waiting job", ["jobs", "retry", WAITING], 1, "is waiting: only failed"),
     cli("jobs unknown command", ["jobs", "purge"], 2, "No such command"),
     # schedules: the command reads the text, pykue's schedule() checks the values
     *(
@@ -425,6 +559,8 @@ def test_cli_refuses_bad_input(
         URL: battery.url,
         INACTIVE: str(battery.ids["inactive"]),
         FAILED: str(battery.ids["failed"]),
+        DELAYED: str(battery.ids["delayed"]),
+        WAITING: str(battery.ids["waiting"]),
         **files,
     }
     args = [known.get(arg, arg) for arg in case.args]

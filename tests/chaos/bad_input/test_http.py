@@ -560,6 +560,92 @@ HTTP_CASES = [
         "delay must be",
     ),
     http("a batch holding a list", "POST", "/job", [job_body(), [job_body()]], 400, "an object"),
+    # POST /job: depends_on and on_dependency_failure (the seed has no dependency: a
+    # refused job that still linked one shows as keys created)
+    *(
+        http(f"depends_on {shown}", "POST", "/job", job_body(depends_on=value), 400, says)
+        for shown, value, says in [
+            ("unknown id", [MISSING], f"dependency {MISSING} not found"),
+            ("unknown id among others", [1, 2, MISSING], f"dependency {MISSING} not found"),
+            ("int", 1, "must be a list of jobs or job ids, got int"),
+            ("string", "1,2", "must be a list of jobs or job ids, got str"),
+            ("object", {"id": 1}, "must be a list of jobs or job ids, got dict"),
+            ("true", True, "must be a list of jobs or job ids, got bool"),
+            ("true in it", [True], "job ids (ints >= 1), got True"),
+            ("false in it", [False], "job ids (ints >= 1), got False"),
+            ("0", [0], "job ids (ints >= 1), got 0"),
+            ("negative", [-1], "job ids (ints >= 1), got -1"),
+            ("float", [1.5], "job ids (ints >= 1), got 1.5"),
+            ("whole float", [1.0], "job ids (ints >= 1), got 1.0"),
+            ("string id", ["1"], "job ids (ints >= 1), got '1'"),
+            ("null in it", [None], "job ids (ints >= 1), got None"),
+            ("list in it", [[1]], "job ids (ints >= 1), got [1]"),
+            ("object in it", [{"id": 1}], "job ids (ints >= 1)"),
+            ("2**64", [2**64], "job ids (ints >= 1)"),
+            ("2**53", [2**53], "job ids (ints >= 1)"),
+            ("15 digits", [10**15], "dependency 1000000000000000 not found"),
+            ("nested 300 deep", [nested(300)], "job ids (ints >= 1)"),
+            ("glob string", ["*"], "job ids (ints >= 1), got '*'"),
+            ("key name", ["{chaos}:job:1"], "job ids (ints >= 1)"),
+            ("twice", [MISSING, MISSING], f"names job {MISSING} twice"),
+            ("1001 ids", list(range(1, 1002)), "holds 1001 jobs, more than 1000"),
+            ("100000 ids", list(range(1, 100_001)), "holds 100000 jobs, more than 1000"),
+        ]
+    ),
+    *(
+        http(
+            f"on_dependency_failure {shown}",
+            "POST",
+            "/job",
+            job_body(depends_on=[MISSING], on_dependency_failure=value),
+            400,
+            "on_dependency_failure must be one of fail, ignore, wait",
+        )
+        for shown, value in [
+            ("unknown", "explode"),
+            ("upper case", "FAIL"),
+            ("empty", ""),
+            ("padded", " fail"),
+            ("NUL", "fail\x00"),
+            ("number", 1),
+            ("true", True),
+            ("list", ["fail"]),
+            ("object", {"policy": "fail"}),
+            ("10 MB", BIG[: 1 << 20]),
+        ]
+    ),
+    http(
+        "on_dependency_failure without depends_on",
+        "POST",
+        "/job",
+        job_body(on_dependency_failure="sometimes"),
+        400,
+        "on_dependency_failure must be one of",
+    ),
+    http(
+        "depends_on as an option",
+        "POST",
+        "/job",
+        job_body(options={"depends_on": [1]}),
+        400,
+        "options must be an object",
+    ),
+    http(
+        "a batch with an unknown dependency last",
+        "POST",
+        "/job",
+        [job_body(), job_body(depends_on=[1]), job_body(depends_on=[MISSING])],
+        400,
+        f"dependency {MISSING} not found",
+    ),
+    http(
+        "a batch with a bad policy",
+        "POST",
+        "/job",
+        [job_body(depends_on=[1]), job_body(on_dependency_failure="never")],
+        400,
+        "on_dependency_failure must be one of",
+    ),
     # the other write routes
     *(
         http(f"{method} {path} id {shown}", method, path.format(id=value), None, 400, "positive")
@@ -585,6 +671,49 @@ HTTP_CASES = [
             ("POST", "/job/{id}/retry", "16 digits", "9" * 16),
         ]
     ),
+    *(
+        http(f"DELETE force {shown}", "DELETE", "/job/{inactive}" + query, None, 400, says)
+        for shown, query, says in [
+            *(
+                (shown, f"?force={value}", "force must be true or false")
+                for shown, value in [
+                    ("yes", "yes"),
+                    ("True", "True"),
+                    ("1", "1"),
+                    ("0", "0"),
+                    ("empty", ""),
+                    ("padded", "%20true"),
+                    ("NUL", "true%00"),
+                    ("newline", "true%0A"),
+                    ("fullwidth", "%EF%BD%94rue"),
+                    ("20000 long", "t" * 20_000),
+                ]
+            ),
+            ("twice", "?force=true&force=true", "give force once, as true or false"),
+            ("true and false", "?force=true&force=false", "give force once"),
+            ("empty twice", "?force=&force=", "give force once"),
+        ]
+    ),
+    http(
+        "DELETE force of unknown id", "DELETE", f"/job/{MISSING}?force=true", None, 404, "not found"
+    ),
+    *(
+        http(f"GET tree id {shown}", "GET", f"/job/{value}/tree", None, 400, "job id must be")
+        for shown, value in {
+            "word": "abc",
+            "0": "0",
+            "negative": "-1",
+            "float": "1.5",
+            "16 digits": "9" * 16,
+            "20000 digits": "9" * 20_000,
+            "NUL": "1%00",
+            "arabic digit": "%D9%A1",
+            "glob": "%2A",
+            "key name": "%7Bchaos%7D%3Ajob%3A1",
+        }.items()
+    ),
+    http("GET tree of unknown id", "GET", f"/job/{MISSING}/tree", None, 404, "not found"),
+    http("POST tree", "POST", "/job/{inactive}/tree", None, 405, "Method Not Allowed"),
     http("state of unknown id", "PUT", f"/job/{MISSING}/state/failed", None, 404, "not found"),
     http("priority of unknown id", "PUT", f"/job/{MISSING}/priority/low", None, 404, "not found"),
     http("remove unknown id", "DELETE", f"/job/{MISSING}", None, 404, "not found"),
@@ -596,6 +725,7 @@ HTTP_CASES = [
         for shown, value, says in [
             ("unknown", "sleeping", "unknown state"),
             ("active", "active", "only a worker"),
+            ("waiting", "waiting", "only unfinished dependencies make a job waiting"),
             ("upper case", "FAILED", "unknown state"),
             ("NUL", "failed%00", "unknown state"),
             ("glob", "%2A", "unknown state"),
@@ -644,6 +774,8 @@ HTTP_CASES = [
                     ("PUT", "/job/{inactive}/state/failed", None),
                     ("PUT", "/job/{inactive}/priority/low", None),
                     ("DELETE", "/job/{inactive}", None),
+                    ("DELETE", "/job/{inactive}?force=true", None),
+                    ("POST", "/job", job_body(depends_on=[1])),
                     ("POST", "/job/{failed}/retry", None),
                     ("POST", "/types/email/pause", None),
                     ("POST", "/types/sms/resume", None),
@@ -703,8 +835,10 @@ HTTP_CASES = [
         http(f"{method} {path} {shown}", method, path, body, 403, "cross-site", headers=headers)
         for method, path, body in [
             ("POST", "/job", job_body()),
+            ("POST", "/job", job_body(depends_on=[1], on_dependency_failure="ignore")),
             ("PUT", "/job/{inactive}/state/failed", None),
             ("DELETE", "/job/{inactive}", None),
+            ("DELETE", "/job/{inactive}?force=true", None),
             ("POST", "/job/{failed}/retry", None),
             ("POST", "/types/email/pause", None),
             ("PUT", SCHEDULE, schedule_body()),
@@ -724,10 +858,12 @@ HTTP_CASES = [
         http(f"{method} {path} Host {host}", method, path, body, 421, "host", headers=headers)
         for method, path, body in [
             ("GET", "/job/{inactive}", None),
+            ("GET", "/job/{inactive}/tree", None),
             ("GET", "/events", None),
             ("GET", "/", None),
             ("POST", "/job", job_body()),
             ("DELETE", "/job/{inactive}", None),
+            ("DELETE", "/job/{inactive}?force=true", None),
             ("GET", "/schedules", None),
             ("PUT", SCHEDULE, schedule_body()),
             ("DELETE", SCHEDULE, None),
