@@ -15,13 +15,18 @@ def run_block(code: str, redis_url: str, prefix: str) -> str:
     return run_python(["-c", code], REDIS_URL=redis_url, PYKUE_PREFIX=prefix)
 
 
-def test_readme_has_the_five_blocks() -> None:
-    assert len(BLOCKS) == 5
+PRINTED = re.findall(r"It prints:\n\n```\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+
+
+def test_readme_has_the_six_blocks() -> None:
+    assert len(BLOCKS) == 6
     assert "queue.process" in BLOCKS[0]
     assert "pykue.sync" in BLOCKS[1]
     assert "test_mode" in BLOCKS[2]
     assert "queue.schedule" in BLOCKS[3]
-    assert "create_app" in BLOCKS[4]
+    assert "queue.chain" in BLOCKS[4]
+    assert "create_app" in BLOCKS[5]
+    assert len(PRINTED) == 2  # what the schedules and workflows blocks print
 
 
 def test_tour_runs_as_written(redis_url: str, prefix: str, raw: redis.Redis) -> None:
@@ -31,7 +36,8 @@ def test_tour_runs_as_written(redis_url: str, prefix: str, raw: redis.Redis) -> 
         assert "result: {'ok': True}" in out
         assert "job 2 failed: no such mailbox" in out
         assert "['sent to a@b.c']" in out
-        assert out[-1] == "{'inactive': 0, 'active': 0, 'complete': 1, 'failed': 1, 'delayed': 0}"
+        counts = "'complete': 1, 'failed': 1, 'delayed': 0, 'waiting': 0}"
+        assert out[-1] == "{'inactive': 0, 'active': 0, " + counts
     finally:
         assert_invariants(raw, prefix)
         delete_prefix(raw, prefix)
@@ -42,7 +48,7 @@ def test_sync_block_runs_as_written(redis_url: str, prefix: str, raw: redis.Redi
         out = run_block(BLOCKS[1], redis_url, prefix).splitlines()
         assert out == [
             "1 inactive",
-            "{'inactive': 1, 'active': 0, 'complete': 0, 'failed': 0, 'delayed': 0}",
+            "{'inactive': 1, 'active': 0, 'complete': 0, 'failed': 0, 'delayed': 0, 'waiting': 0}",
         ]
     finally:
         assert_invariants(raw, prefix)
@@ -55,18 +61,26 @@ def test_test_mode_block_writes_nothing(redis_url: str, prefix: str, raw: redis.
 
 
 def test_dashboard_block_builds_the_app(redis_url: str, prefix: str) -> None:
-    code = BLOCKS[4] + "\nprint('/stats' in app.openapi()['paths'], app.state.pykue_token)"
+    code = BLOCKS[5] + "\nprint('/stats' in app.openapi()['paths'], app.state.pykue_token)"
     assert run_block(code, redis_url, prefix).splitlines() == ["True change-me"]
 
 
 def test_schedules_block_prints_what_the_readme_says(
     redis_url: str, prefix: str, raw: redis.Redis
 ) -> None:
-    printed = re.search(r"It prints:\n\n```\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
-    assert printed is not None
     try:
-        assert run_block(BLOCKS[3], redis_url, prefix) == printed.group(1)
+        assert run_block(BLOCKS[3], redis_url, prefix) == PRINTED[0]
         assert raw.hlen("{" + prefix + "}:schedules") == 0  # both removed
+    finally:
+        assert_invariants(raw, prefix)
+        delete_prefix(raw, prefix)
+
+
+def test_workflows_block_prints_what_the_readme_says(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    try:
+        assert run_block(BLOCKS[4], redis_url, prefix) == PRINTED[1]
     finally:
         assert_invariants(raw, prefix)
         delete_prefix(raw, prefix)
