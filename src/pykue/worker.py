@@ -270,7 +270,11 @@ class Worker:
         here too, so a half-open blocker holds this type's claims for a third of a lease (or
         a second) past its block, no longer (the cut connection is dropped and replaced)."""
         limit = wait + max(call_timeout(self.queue.lease), 1.0)
-        return await asyncio.wait_for(self.blocker.blpop([wake_key], timeout=wait), limit)
+        # a timeout scope, not wait_for: wait_for runs the BLPOP in a task of its own,
+        # which a second cancel (cancel_all's) can orphan mid-connect, to open a
+        # connection after the client is closed
+        async with asyncio.timeout(limit):
+            return await self.blocker.blpop([wake_key], timeout=wait)
 
     async def claim(self, job_type: str, count: int) -> Claim:
         """Claim up to ``count`` jobs, the queued acks first in the same round trip: jobs
