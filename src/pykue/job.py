@@ -604,9 +604,10 @@ class Job:
         """``{dependency id: result}`` in ``depends_on`` order, for the dependencies that
         finished; one that failed (``on_dependency_failure="ignore"``) maps to a
         ``DependencyFailed``. A handler gets them as they were when its job was claimed."""
-        if self.outcomes is None:
-            self.outcomes = await self.queue._backend.outcomes(self.job_id)
-        return flows.results(self.dependency_ids, self.outcomes)
+        outcomes = self.outcomes  # a handler's, from its claim; else read now
+        if outcomes is None:
+            outcomes = await self.queue._backend.outcomes(self.job_id)
+        return flows.results(self.dependency_ids, outcomes)
 
     @property
     def parent_result(self) -> Any:

@@ -225,8 +225,12 @@ class Queue:
         ]
         for _, step in links:
             _refuse_saved("chain", step)
-        for before, step in links:
-            step.depends_on = flows.check_dependencies([before, *step.depends_on])
+        # every step checked before any changes: a refused chain leaves its jobs as given
+        linked = [
+            (step, flows.check_dependencies([before, *step.depends_on])) for before, step in links
+        ]
+        for step, depends_on in linked:
+            step.depends_on = depends_on
         await self._save(steps)
         return steps
 
