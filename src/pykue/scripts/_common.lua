@@ -227,17 +227,24 @@ local function recount(id)
   return left
 end
 
+-- What dependent ``id``'s deps hash holds for dependency ``dep``, nil if nothing; a key
+-- that is not a hash (written by hand) is dropped, and held nothing.
+local function outcome_in(id, dep)
+  local found = redis.pcall('HGET', deps_key(id), dep)
+  if type(found) == 'table' then
+    redis.call('DEL', deps_key(id))
+    return nil
+  end
+  return found or nil
+end
+
 -- Record ``outcome`` of dependency ``dep`` in dependent ``id``. Returns whether the
 -- dependency still held it (no done outcome before: only then can its failure fail
 -- the dependent), and whether this made the last one done. A done outcome is replaced
 -- only by a completion (a dependency failed but ignored, set complete by hand later).
 local function record(id, dep, outcome)
   local dk = deps_key(id)
-  local before = redis.pcall('HGET', dk, dep)
-  if type(before) == 'table' then -- not a hash (written by hand): it starts again
-    redis.call('DEL', dk)
-    before = false
-  end
+  local before = outcome_in(id, dep)
   if done(before) then
     if outcome:sub(1, 1) == 'c' then redis.call('HSET', dk, dep, outcome) end
     return false, false
@@ -332,11 +339,8 @@ local function dependency_retried(dep, now)
     for _, id in ipairs(members(dependents_key(retried))) do
       local fields = job_fields(id, 'state', 'type', 'failed_by', 'on_dep_fail', 'pending')
       if fields and fields[2] then
-        local dk = deps_key(id)
-        local before = redis.pcall('HGET', dk, retried)
-        if type(before) == 'string' and before:sub(1, 1) == 'f' then
-          redis.call('HDEL', dk, retried)
-        end
+        local before = outcome_in(id, retried)
+        if before and before:sub(1, 1) == 'f' then redis.call('HDEL', deps_key(id), retried) end
         if fields[1] == 'failed' and fields[3] == tostring(retried) then
           local other = fields[4] ~= 'wait' and other_failure(id, tostring(retried))
           if other then
