@@ -245,3 +245,13 @@ async def test_a_dependency_failed_after_it_counted_as_done_fails_nothing(
         assert (await fresh(queue, job)).state is JobState.INACTIVE
     if mode == "redis":
         assert_invariants(raw, prefix)
+
+
+async def test_dependents_written_by_hand_read_as_the_ids_among_them(
+    queue: Queue, raw: redis.Redis
+) -> None:
+    first = await queue.create("a", {}).save()
+    then = await queue.create("b", {}, depends_on=[first]).save()
+    raw.sadd(queue.keys.dependents(first.job_id), "9" * 5000, "\u00b2", "x", "0", "-4")
+    assert await queue.dependents(first.job_id) == [then.job_id]
+    raw.srem(queue.keys.dependents(first.job_id), "9" * 5000, "\u00b2", "x", "0", "-4")

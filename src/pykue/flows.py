@@ -243,9 +243,15 @@ def first_result(depends_on: Sequence[int], outcomes: dict[bytes, bytes] | None)
 
 
 def parse_ids(text: str) -> list[int]:
-    """The ``depends_on`` hash field ("3,4,5"); what is not an id is left out (a field
-    written by hand: "²" is a digit to str.isdigit, and int() of 5,000 digits raises)."""
-    return [int(p) for p in text.split(",") if _ID.fullmatch(p) and int(p) < MAX_INDEX]
+    """The ``depends_on`` hash field ("3,4,5"); what is not an id is left out."""
+    return ids_in(text.split(","))
+
+
+def ids_in(parts: Sequence[str | bytes]) -> list[int]:
+    """The parts that are ids as the scripts write them, as ints; the others (written by
+    hand: "²" is a digit to str.isdigit, and int() of 5,000 digits raises) left out."""
+    texts = [p.decode(errors="replace") if isinstance(p, bytes) else p for p in parts]
+    return [int(p) for p in texts if _ID.fullmatch(p) and int(p) < MAX_INDEX]
 
 
 async def tree(backend: Backend, job_id: int) -> dict[str, Any]:

@@ -549,7 +549,7 @@ class RedisBackend:
     async def dependents(self, job_id: int) -> list[int]:
         async with self.answering() as client:
             members: Any = await client.smembers(self.keys.dependents(job_id))
-        return sorted(int(m) for m in members if m.isdigit())
+        return sorted(flows.ids_in(list(members)))
 
     async def nodes(self, ids: list[int]) -> dict[int, flows.Node]:
         async with self.answering() as client, client.pipeline(transaction=False) as pipe:
