@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from pykue import ConnectionFailed, InvalidArgument, JobFailed, JobNotFound, Queue
+from pykue import ConnectionFailed, InvalidArgument, InvalidState, JobFailed, JobNotFound, Queue
 from pykue.sync import Queue as SyncQueue
 from tests.helpers import assert_invariants, delete_prefix
 from tests.test_producer import MARGIN, silent_redis
@@ -116,3 +116,45 @@ def test_sync_save_gives_up_after_save_timeout() -> None:
             assert job.id is None
         finally:
             queue.close()
+
+
+def test_sync_flows_chains_groups_and_their_views(
+    sync_queue: SyncQueue, redis_url: str, prefix: str
+) -> None:
+    children = [sync_queue.create("resize", {"size": s}) for s in (64, 256)]
+    upload = sync_queue.add_flow(sync_queue.create("upload", {}, children=children))
+    assert [job.state for job in (*children, upload)] == ["inactive", "inactive", "waiting"]
+    steps = sync_queue.chain([sync_queue.create("step", {"n": n}) for n in range(3)])
+    parts = [sync_queue.create("part", {}), sync_queue.create("part", {})]
+    summary = sync_queue.create("sum", {}, on_dependency_failure="ignore")
+    assert sync_queue.group(parts, then=summary) == [*parts, summary]
+    assert sync_queue.dependents(children[0].id) == [upload.id]
+    tree = sync_queue.tree(upload.id)
+    assert [(n["id"], n["state"]) for n in tree["depends_on"]] == [(1, "inactive"), (2, "inactive")]
+    with pytest.raises(InvalidArgument, match="chain takes a job from this queue's create"):
+        sync_queue.chain([steps[0], "not a job"])  # type: ignore[list-item]
+    with pytest.raises(InvalidState, match="waited for by jobs 3"):
+        sync_queue.remove(children[0].id)
+    children[0].remove(force=True)
+    assert sync_queue.get_job(upload.id).error == "dependency 1 removed"
+
+    async def finish(job: Any) -> Any:
+        return job.data.get("n", 0) + (job.parent_result or 0)
+
+    worker_queue = Queue(url=redis_url, prefix=prefix)
+    for job_type in ("step", "part", "sum", "resize"):
+        worker_queue.process(job_type, finish)
+
+    async def work() -> None:
+        task = asyncio.create_task(worker_queue.run(handle_signals=False))
+        try:
+            await (await worker_queue.get_job(summary.id)).wait(20)
+            await (await worker_queue.get_job(steps[-1].id)).wait(20)
+        finally:
+            await worker_queue.shutdown()
+            await task
+            await worker_queue.close()
+
+    asyncio.run(work())
+    assert steps[-1].wait(5) == 3  # 0, then 0 + 1, then 1 + 2
+    assert summary.dependency_results() == {parts[0].id: 0, parts[1].id: 0}
